@@ -1,0 +1,3 @@
+from dmf.cli.main import main
+
+main()

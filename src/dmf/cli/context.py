@@ -1,0 +1,14 @@
+"""The global options of doveadm's grammar, parsed once and handed to every sub-command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalOptions:
+    debug: bool = False  # -D
+    verbose: bool = False  # -v
+    settings: tuple[tuple[str, str], ...] = ()  # -o key=value, in order given
+    formatter: str | None = None  # -f tab|flow|json|table|pager
+    config_file: str | None = None  # -c FILE

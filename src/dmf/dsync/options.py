@@ -1,0 +1,57 @@
+"""What a caller asks of a sync run and what it gets back: plain values shared by cli/ and the
+engine, so the engine never sees argv and the CLI never sees plans."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from dmf.errors import EXIT_NOT_PERFECT, EXIT_OK
+
+
+class SyncMode(enum.Enum):
+    BACKUP = "backup"  # one-way; the destination ends identical, extra content removed
+    TWO_WAY = "sync"  # merge both sides, lose nothing
+    ONE_WAY_MERGE = "sync-1"  # sync -1: one-way, destination changes merged, nothing deleted
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOptions:
+    mode: SyncMode = SyncMode.BACKUP
+    full: bool = False  # -f: scan every message of every mailbox
+    mailbox: str | None = None  # -m, "/"-separated
+    mailbox_guid: str | None = None  # -g
+    namespaces: tuple[str, ...] = ()  # -n
+    all_namespaces: bool = False  # -N
+    excludes: tuple[str, ...] = ()  # -x masks with * and ?, "/"-separated
+    start_date: int | None = None  # -t, epoch seconds
+    end_date: int | None = None  # -e, epoch seconds
+    lock_timeout: float | None = None  # -l seconds; None: no lock
+    io_timeout: float = 600.0  # -T seconds
+    state: str | None = None  # -s: previous state ("" when unknown); None: not stateful
+
+
+@dataclass(slots=True)
+class MailboxResult:
+    """One mailbox's outcome; also the payload of its structured event line."""
+
+    name: str
+    saved: int = 0
+    expunged: int = 0
+    flag_changes: int = 0
+    bytes_saved: int = 0
+    created: bool = False
+    deleted: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SyncResult:
+    mailboxes: list[MailboxResult] = field(default_factory=list)
+    new_state: str | None = None
+    perfect: bool = True  # False: done without errors but something must be synced again
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.perfect else EXIT_NOT_PERFECT

@@ -1,0 +1,1 @@
+"""Where mail lives: the model, the Storage protocol, one package per backend."""

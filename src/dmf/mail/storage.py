@@ -1,0 +1,102 @@
+"""The contract every mail store implements, small on purpose (as isync's driver_t).
+
+The sync engine sees only this protocol. It branches on `Storage.capabilities`, never on the
+concrete class, so wrapper stores (tracing, dry run, fault injection) slot in anywhere.
+Writes are batched: `save`, `update_flags` and `expunge` may be buffered and become durable
+together at `Mailbox.commit()`; a crash before it loses the batch, never leaves an index entry
+for a message that is not on disk.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from dmf.mail.model import MailboxChange, MailboxMeta, MessageMeta
+
+
+class Capability(enum.Enum):
+    SETTABLE_UIDS = "settable-uids"  # save with a chosen UID; set UIDVALIDITY and UIDNEXT
+    MESSAGE_GUIDS = "message-guids"  # message GUIDs are stored, not derived from headers
+    MAILBOX_GUIDS = "mailbox-guids"  # mailbox GUIDs are stored and settable at creation
+    MODSEQS = "modseqs"  # per-message modseqs and HIGHESTMODSEQ are meaningful
+    HARDLINKS = "hardlinks"  # bodies are files: a copy on one filesystem can be a hard link
+    CRLF = "crlf"  # bodies are stored with CRLF line ends
+    SUBSCRIPTIONS = "subscriptions"
+    LOCKING = "locking"  # lock() really excludes other dmf / Dovecot writers
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A message body to save: always openable as a stream; `path` names a file holding exactly
+    these bytes on the destination's side, which a backend may hard-link instead of copying."""
+
+    open: Callable[[], BinaryIO]
+    path: str | None = None
+
+
+@runtime_checkable
+class Mailbox(Protocol):
+    @property
+    def meta(self) -> MailboxMeta: ...
+
+    def messages(self, since_modseq: int = 0) -> Iterator[MessageMeta]:
+        """Messages in ascending UID order (only those changed after `since_modseq` if > 0)."""
+        ...
+
+    def open_body(self, uid: int) -> BinaryIO: ...
+
+    def body_path(self, uid: int) -> str | None:
+        """The file holding the body, for stores with HARDLINKS; None otherwise."""
+        ...
+
+    def recent_count(self) -> int: ...
+
+    def save(self, meta: MessageMeta, body: Body) -> int:
+        """Store a message; with SETTABLE_UIDS and meta.uid > 0 it gets exactly that UID.
+        Returns the UID given. Durable after commit()."""
+        ...
+
+    def update_flags(self, changes: Iterable[MailboxChange]) -> None: ...
+
+    def expunge(self, uids: Iterable[int]) -> None: ...
+
+    def set_uid_state(self, uidvalidity: int, uidnext: int) -> None:
+        """SETTABLE_UIDS only: make UIDVALIDITY and UIDNEXT exactly these values."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Storage(Protocol):
+    capabilities: frozenset[Capability]
+    separator: str  # the hierarchy separator users see for this store (display only)
+
+    def list_mailboxes(self) -> list[MailboxMeta]: ...
+
+    def mailbox(self, name: str) -> Mailbox:
+        """Open an existing mailbox; NotFoundError if there is none."""
+        ...
+
+    def create_mailbox(self, name: str, guid: str | None = None,
+                       uidvalidity: int | None = None) -> Mailbox: ...
+
+    def rename_mailbox(self, old: str, new: str) -> None: ...
+
+    def delete_mailbox(self, name: str) -> None: ...
+
+    def subscriptions(self) -> frozenset[str]: ...
+
+    def set_subscriptions(self, names: Iterable[str]) -> None: ...
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        """Exclude concurrent syncs of this user; TemporaryError after `timeout` seconds."""
+        ...
+
+    def close(self) -> None: ...
