@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import BaseModel, BeforeValidator, SecretStr, ValidationError
 
 from dmf.errors import ConfigError
 
@@ -153,8 +153,9 @@ def _model_map_value(annotation: Any) -> type[BaseModel] | None:
 
 
 def _is_text(annotation: Any) -> bool:
-    """True for keys whose environment value must be kept verbatim (`str`, `str | None`)."""
-    return _unwrap(annotation) is str
+    """True for keys whose environment value must be kept verbatim (`str`, `SecretStr`, and
+    either `| None`)."""
+    return _unwrap(annotation) in (str, SecretStr)
 
 
 def _field_key(name: str, field: Any) -> str:
@@ -258,8 +259,8 @@ def drop_empty_sections(model: type[BaseModel], document: Mapping[str, Any]) -> 
             if value is None:
                 continue
             if isinstance(value, Mapping):
-                value = {k: drop_empty_sections(entry_model, v) if isinstance(v, Mapping) else v
-                         for k, v in value.items()}
+                value = {k: drop_empty_sections(entry_model, v) if isinstance(v, Mapping)
+                         else ({} if v is None else v) for k, v in value.items()}
         cleaned[key] = value
     return cleaned
 
