@@ -28,7 +28,8 @@ _VERSION_QUERY = {
 
 def public_url(engine: Engine) -> str:
     """The database URL as it may be shown: no password, not even masked."""
-    return engine.url.set(password=None).render_as_string(hide_password=False)
+    # URL.set(password=None) means "leave unchanged"; the namedtuple replace really drops it.
+    return engine.url._replace(password=None).render_as_string(hide_password=False)
 
 
 def product_name(engine: Engine) -> str:
