@@ -1,0 +1,296 @@
+"""Drives one user's one-way backup: lock, tree, messages mailbox by mailbox, result.
+
+Order of a run, chosen so that nothing held on the destination is thrown away before it could
+serve as a local copy: (1) settle the tree (renames, creates), (2) list and plan every mailbox
+that may differ, (3) for every mailbox the saves into free UIDs and the flag changes, (4) for
+every mailbox the expunges, the saves into freed UIDs and the UID state, (5) delete mailboxes
+the source lacks, (6) subscriptions, (7) the new `-s` state.
+
+A mailbox- or message-scoped error is recorded in that mailbox's result and the run goes on; at
+the end the first such error is raised again (its class gives the exit code) carrying the
+whole `SyncResult` as `sync_result`. A store-scoped error stops the run at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+
+from dmf.dsync import apply
+from dmf.dsync.masks import MailboxSelection
+from dmf.dsync.options import MailboxResult, SyncMode, SyncOptions, SyncResult
+from dmf.dsync.plan import DateWindow, LocalCopy, MailboxPlan, plan_mailbox, unchanged
+from dmf.dsync.report import SilentReporter, SyncReporter
+from dmf.dsync.state import MailboxState, SyncState, decode_state, encode_state
+from dmf.dsync.tree import TreePlan, plan_tree
+from dmf.errors import DmfError, NotPossibleError, Scope
+from dmf.mail.model import MailboxMeta, MessageMeta
+from dmf.mail.storage import Capability, Mailbox, Storage
+
+
+@dataclass
+class _MailboxWork:
+    """One source mailbox and its destination twin for the length of a run."""
+
+    source_meta: MailboxMeta
+    dest_meta: MailboxMeta
+    result: MailboxResult
+    source_box: Mailbox | None = None
+    dest_box: Mailbox | None = None
+    source_count: int | None = None
+    plan: MailboxPlan | None = None
+    failed: bool = False
+
+
+@dataclass
+class _Run:
+    source: Storage
+    dest: Storage
+    options: SyncOptions
+    reporter: SyncReporter
+    previous: SyncState | None
+    selection: MailboxSelection = field(init=False)
+    results: dict[str, MailboxResult] = field(default_factory=dict)
+    deleted: list[MailboxResult] = field(default_factory=list)
+    errors: list[DmfError] = field(default_factory=list)
+    warned: set[tuple[str, str]] = field(default_factory=set)
+    dest_boxes: dict[str, Mailbox] = field(default_factory=dict)
+    perfect: bool = True
+
+    def __post_init__(self) -> None:
+        self.selection = MailboxSelection.from_options(self.options)
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    def result_for(self, name: str) -> MailboxResult:
+        return self.results.setdefault(name, MailboxResult(name=name))
+
+    def fail(self, name: str, exc: DmfError) -> None:
+        if exc.scope is Scope.STORE:
+            raise exc
+        self.result_for(name).errors.append(str(exc))
+        self.errors.append(exc)
+
+    def warn(self, warnings: tuple[tuple[str, str], ...]) -> None:
+        for name, message in warnings:
+            if (name, message) not in self.warned:
+                self.warned.add((name, message))
+                self.reporter.warn(name, message)
+
+    def dest_box(self, name: str) -> Mailbox:
+        box = self.dest_boxes.get(name)
+        if box is None:
+            box = self.dest_boxes[name] = self.dest.mailbox(name)
+        return box
+
+    def find_local(self, copy: LocalCopy) -> str | None:
+        try:
+            return self.dest_box(copy.mailbox).body_path(copy.uid)
+        except DmfError:
+            return None
+
+    def both(self, capability: Capability) -> bool:
+        return capability in self.source.capabilities and capability in self.dest.capabilities
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def settle_tree(self) -> TreePlan:
+        """Rename and create until the destination's names are the source's."""
+        source_list = self.source.list_mailboxes()
+        subscribed = self.both(Capability.SUBSCRIPTIONS)
+        source_subs = self.source.subscriptions() if subscribed else None
+        refused: set[str] = set()
+        rounds = 2 * len(source_list) + 8
+        while True:
+            dest_list = self.dest.list_mailboxes()
+            plan = plan_tree([m for m in source_list if m.name not in refused], dest_list,
+                             self.selection, match_by_guid=self.both(Capability.MAILBOX_GUIDS),
+                             source_subscriptions=source_subs,
+                             dest_subscriptions=self.dest.subscriptions() if subscribed
+                             else None)
+            self.warn(plan.warnings)
+            rounds -= 1
+            if plan.settled or rounds < 0:
+                self.perfect = self.perfect and plan.settled
+                return plan
+            if plan.rename is not None:
+                self.dest.rename_mailbox(*plan.rename)
+                continue
+            for wanted in plan.creates:
+                self.create(wanted, refused)
+
+    def create(self, wanted: MailboxMeta, refused: set[str]) -> None:
+        guid = wanted.guid if Capability.MAILBOX_GUIDS in self.dest.capabilities else None
+        uidvalidity = (wanted.uidvalidity if Capability.SETTABLE_UIDS in self.dest.capabilities
+                       else None)
+        try:
+            self.dest_boxes[wanted.name] = self.dest.create_mailbox(wanted.name, guid,
+                                                                    uidvalidity)
+        except DmfError as exc:
+            refused.add(wanted.name)
+            self.fail(wanted.name, exc)
+            return
+        self.result_for(wanted.name).created = True
+
+    def list_work(self, tree: TreePlan) -> tuple[list[_MailboxWork], dict[str, LocalCopy]]:
+        """List both sides of every pair that may differ; index the destination's GUIDs."""
+        fast = not self.options.full and self.both(Capability.MODSEQS)
+        works: list[_MailboxWork] = []
+        held: dict[str, LocalCopy] = {}
+        for source_meta, dest_meta in tree.pairs:
+            work = _MailboxWork(source_meta, dest_meta, self.result_for(source_meta.name))
+            works.append(work)
+            if fast and not work.result.created and unchanged(source_meta, dest_meta):
+                continue
+            try:
+                work.source_box = self.source.mailbox(source_meta.name)
+                work.dest_box = self.dest_box(dest_meta.name)
+                source_messages = list(work.source_box.messages())
+                dest_messages = list(work.dest_box.messages())
+            except DmfError as exc:
+                work.failed = True
+                self.fail(source_meta.name, exc)
+                continue
+            work.source_count = len(source_messages)
+            self.index(held, dest_meta.name, dest_messages)
+            work.plan = self.plan(work, source_messages, dest_messages, held)
+        for doomed in tree.deletes:
+            try:
+                self.index(held, doomed.name, self.dest_box(doomed.name).messages())
+            except DmfError:
+                continue  # only a missed chance of a local copy
+        return works, held
+
+    @staticmethod
+    def index(held: dict[str, LocalCopy], name: str, messages: Iterable[MessageMeta]) -> None:
+        for message in messages:
+            held.setdefault(message.guid, LocalCopy(name, message.uid))
+
+    def plan(self, work: _MailboxWork, source_messages: list[MessageMeta],
+             dest_messages: list[MessageMeta], held: dict[str, LocalCopy]) -> MailboxPlan:
+        window = DateWindow(self.options.start_date, self.options.end_date)
+        return plan_mailbox(work.source_meta, work.dest_meta, source_messages, dest_messages,
+                            settable_uids=Capability.SETTABLE_UIDS in self.dest.capabilities,
+                            dest_name=work.dest_meta.name, window=window,
+                            held_elsewhere=held)
+
+    def early(self, work: _MailboxWork) -> None:
+        """Saves into free UIDs and flag changes, while every local copy still exists."""
+        assert work.plan is not None and work.source_box and work.dest_box
+        self.reporter.mailbox_started(work.result.name, len(work.plan.saves))
+        if work.plan.reset:
+            return
+        vanished = apply.save_messages((s for s in work.plan.saves if not s.after_expunge),
+                                       work.source_box, work.dest_box, self.find_local,
+                                       work.result, self.reporter)
+        self.perfect = self.perfect and not vanished
+        apply.change_flags(work.plan.flag_changes, work.dest_box, work.result)
+
+    def late(self, work: _MailboxWork) -> None:
+        """Expunges, saves into the UIDs they freed, and the final UID state."""
+        assert work.plan is not None and work.source_box and work.dest_box
+        apply.expunge_messages(work.plan.expunges, work.dest_box, work.result)
+        if work.plan.reset:
+            apply.set_uid_state(work.plan.uid_state, work.dest_box)
+        vanished = apply.save_messages((s for s in work.plan.saves if s.after_expunge),
+                                       work.source_box, work.dest_box, self.find_local,
+                                       work.result, self.reporter)
+        self.perfect = self.perfect and not vanished
+        apply.set_uid_state(work.plan.uid_state, work.dest_box)
+
+    def sync_messages(self, works: list[_MailboxWork]) -> None:
+        for step in (self.early, self.late):
+            for work in works:
+                if work.plan is None or work.failed or work.plan.empty:
+                    continue
+                try:
+                    step(work)
+                except DmfError as exc:
+                    work.failed = True
+                    self.fail(work.result.name, exc)
+        for result in self.results.values():
+            self.reporter.mailbox_done(result)
+
+    def delete_stale(self, tree: TreePlan) -> None:
+        for doomed in tree.deletes:
+            result = MailboxResult(name=doomed.name, deleted=True)
+            box = self.dest_boxes.pop(doomed.name, None)
+            try:
+                if box is not None:
+                    box.close()
+                self.dest.delete_mailbox(doomed.name)
+            except DmfError as exc:
+                result.deleted = False
+                if exc.scope is Scope.STORE:
+                    raise
+                result.errors.append(str(exc))
+                self.errors.append(exc)
+            self.deleted.append(result)
+            self.reporter.mailbox_done(result)
+
+    def new_state(self, works: list[_MailboxWork]) -> str:
+        known = self.previous.by_guid() if self.previous else {}
+        states = []
+        for work in works:
+            meta = work.source_meta
+            count = work.source_count
+            if count is None:
+                count = known[meta.guid].last_messages_count if meta.guid in known else 0
+            states.append(MailboxState(meta.guid, meta.uidvalidity, max(meta.uidnext - 1, 0),
+                                       meta.highestmodseq, 0, count))
+        return encode_state(SyncState(tuple(states)))
+
+    def close(self, works: list[_MailboxWork]) -> None:
+        for work in works:
+            if work.source_box is not None:
+                work.source_box.close()
+        for box in self.dest_boxes.values():
+            box.close()
+        self.dest_boxes.clear()
+
+    def run(self) -> SyncResult:
+        tree = self.settle_tree()
+        works: list[_MailboxWork] = []
+        try:
+            works, _ = self.list_work(tree)
+            self.sync_messages(works)
+        finally:
+            self.close(works)
+        if tree.settled:
+            self.delete_stale(tree)
+            if tree.subscriptions is not None and \
+                    tree.subscriptions != self.dest.subscriptions():
+                self.dest.set_subscriptions(sorted(tree.subscriptions))
+        result = SyncResult(mailboxes=[*self.results.values(), *self.deleted],
+                            perfect=self.perfect)
+        if self.options.state is not None:
+            result.new_state = self.new_state([w for w in works if not w.failed])
+        return result
+
+
+def _lock(dest: Storage, options: SyncOptions) -> AbstractContextManager[None]:
+    if options.lock_timeout is None or Capability.LOCKING not in dest.capabilities:
+        return nullcontext()
+    return dest.lock(options.lock_timeout)
+
+
+def sync_user(source: Storage, dest: Storage, options: SyncOptions,
+              reporter: SyncReporter | None = None) -> SyncResult:
+    """Make `dest` identical to `source` (one-way backup); see the module docstring."""
+    started = time.monotonic()
+    if options.mode is not SyncMode.BACKUP:
+        raise NotPossibleError(f"{options.mode.value}: only one-way backup is implemented")
+    previous = decode_state(options.state) if options.state is not None else None
+    run = _Run(source, dest, options, reporter or SilentReporter(), previous)
+    with _lock(dest, options):
+        result = run.run()
+    result.seconds = time.monotonic() - started
+    if run.errors:
+        first = run.errors[0]
+        failure = type(first)(f"{len(run.errors)} error(s) in this run; first: {first}",
+                              scope=first.scope, retry=first.retry)
+        failure.sync_result = result  # type: ignore[attr-defined]
+        raise failure
+    return result
