@@ -1,0 +1,75 @@
+"""From a claimed job row to an outcome: build the JobContext, then run the configured job type.
+
+The source password is unwrapped here, per job: a missing or wrong storage key fails that job
+(its details say which key), never the worker, which goes on with the next job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dmf.errors import DmfError
+from dmf.migration_db.records import ClaimedJob, WrappedPassword
+from dmf.service.metrics import ServiceMetrics
+from dmf.service.worker_config import WorkerConfig, WorkerType
+from dmf.worker.job_context import JobContext, JobOutcome
+from dmf.worker.simulator import simulate_job
+
+# The details entry of a job that could not be prepared (its password could not be unwrapped).
+PREPARE_STEP = "prepare-job"
+
+PasswordUnwrapper = Callable[[int, WrappedPassword], str]
+
+
+def imapc_ssl_setting(ssl: bool | None) -> str | None:
+    """Dovecot's imapc_ssl value for a source host: `imaps` or `no` (seed 3.8.4.1)."""
+    if ssl is None:
+        return None
+    return "imaps" if ssl else "no"
+
+
+def job_context(claimed: ClaimedJob, password: str | None) -> JobContext:
+    job, host = claimed.job, claimed.source_host
+    return JobContext(
+        job_id=job.id,
+        uid=job.uid,
+        ruid=job.ruid if job.ruid is not None else job.uid,
+        email=job.email,
+        source=job.source,
+        source_host=job.source_host,
+        source_port=host.port if host is not None else None,
+        imapc_ssl=imapc_ssl_setting(host.ssl if host is not None else None),
+        source_password=password,
+        imapc_options=job.imapcoptions,
+        exclude=job.exclude,
+        phase=job.phase.value,  # type: ignore[arg-type]  # JobPhase values are the Literal's
+        attempt=job.attempts,
+        source_status_command=host.status_command if host is not None else None,
+    )
+
+
+class JobExecutor:
+    """Runs one claimed job to a (success, details) pair for the worker loop."""
+
+    def __init__(self, config: WorkerConfig, metrics: ServiceMetrics,
+                 unwrap_password: PasswordUnwrapper) -> None:
+        self._config = config
+        self._metrics = metrics
+        self._unwrap = unwrap_password
+
+    async def __call__(self, claimed: ClaimedJob) -> tuple[bool, list[dict[str, object]]]:
+        try:
+            password = None if claimed.job.password is None \
+                else self._unwrap(claimed.job.id, claimed.job.password)
+        except DmfError as exc:
+            return False, [{PREPARE_STEP: {"success": False, "errors": [str(exc)]}}]
+        outcome = await self._run(job_context(claimed, password))
+        return outcome.success, outcome.details
+
+    async def _run(self, context: JobContext) -> JobOutcome:
+        worker = self._config.dmf.worker
+        if worker.type is WorkerType.SIMULATOR:
+            return await simulate_job(context, worker.simulator)
+        # The command machinery is imported only by workers that run commands.
+        from dmf.worker.job_run import run_job
+        return await run_job(context, self._config, self._metrics)

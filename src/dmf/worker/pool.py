@@ -1,0 +1,84 @@
+"""The running jobs of one worker: asyncio tasks, counted against maxThreads.
+
+A job is an asyncio task (its commands are child processes, its database calls run in threads),
+so the pool needs no threads of its own; `micronaut.executors.*.number-of-threads` bounds the
+threads those database calls use. A finished task sets `slot_freed`, which wakes the claim loop
+at once instead of at the next refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class JobPool:
+    def __init__(self) -> None:
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._cancelled: set[int] = set()
+        self.slot_freed = asyncio.Event()
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def job_ids(self) -> list[int]:
+        return list(self._tasks)
+
+    def free_slots(self, max_threads: int) -> int:
+        return max(max_threads - len(self._tasks), 0)
+
+    def start(self, job_id: int, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(job, name=f"job-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda done: self._finished(job_id, done))
+
+    def cancel(self, job_id: int) -> bool:
+        """Stop one running job (an operator's cancel); False if it is not running here."""
+        task = self._tasks.get(job_id)
+        if task is None:
+            return False
+        self._cancelled.add(job_id)
+        task.cancel()
+        return True
+
+    def cancelled_here(self, job_id: int) -> bool:
+        """Whether the job's cancellation came from `cancel` rather than a shutdown."""
+        return job_id in self._cancelled
+
+    def _finished(self, job_id: int, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(job_id, None)
+        self._cancelled.discard(job_id)
+        self.slot_freed.set()
+        if not task.cancelled() and task.exception() is not None:
+            # A job coroutine reports its own failures; reaching here is a bug worth a trace.
+            log.error("job %s ended with an unhandled error", job_id,
+                      exc_info=task.exception())
+
+    async def wait_any(self, timeout_seconds: float) -> None:
+        """Until one running job ends, or the timeout."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=timeout_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+
+    async def drain(self, timeout_seconds: float) -> int:
+        """Wait up to `timeout_seconds` for every running job; returns how many were still
+        running (they are cancelled: their rows stay RUNNING until the heartbeat expires and
+        another worker, or this one restarted, takes them back)."""
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return 0
+        pending: set[asyncio.Task[None]] = set(tasks)
+        if timeout_seconds > 0:
+            _done, pending = await asyncio.wait(tasks, timeout=timeout_seconds)
+        pending = {task for task in pending if not task.done()}
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        return len(pending)

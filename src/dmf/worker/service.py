@@ -1,0 +1,244 @@
+"""The worker loop: register, then claim / heartbeat / obey until told to stop.
+
+One asyncio loop; blocking database calls run in threads (the `BackendLink` and `JobFeed`
+implementations do that). Timing:
+- Every refresh interval (`dmf.worker.jobs.cache.refresh`) the worker reports its status and
+  running-job count (the heartbeat, which also refreshes the heartbeat of the jobs it runs),
+  takes any pending operator command (PAUSE / START / STOP) and the stored maxThreads, asks for
+  jobs whose heartbeat is older than `HEARTBEAT_TIMEOUT_INTERVALS` refresh intervals to be put
+  back in the queue, and refills its job cache. A control change therefore takes effect within
+  one refresh interval.
+- Between ticks it sleeps, waking early only when a running job ends (a slot freed) or a signal
+  arrives, so an idle worker costs no CPU.
+- SIGTERM / SIGINT, or the STOP command: stop claiming, wait up to
+  `dmf.worker.jobs.termination.timeout` ms for the running jobs, report STOPPED, return. Jobs still
+  running then are abandoned in the RUNNING state: their heartbeat expires and another worker
+  (or this one, restarted) takes them back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from dmf.migration_db.models import BackendCommand, BackendStatus, JobStatus
+from dmf.migration_db.records import ClaimedJob
+from dmf.service.metrics import JobOutcome as MetricsOutcome
+from dmf.service.metrics import ServiceMetrics
+from dmf.worker.control import initial_status, may_claim, next_status
+from dmf.worker.job_cache import JobCache
+from dmf.worker.pool import JobPool
+
+log = logging.getLogger(__name__)
+
+# A job whose heartbeat is older than this many refresh intervals belongs to a dead worker. Three
+# intervals let a live worker miss two heartbeats (a slow database, a long GC-like stall) before
+# its jobs are taken from it.
+HEARTBEAT_TIMEOUT_INTERVALS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """What the worker reads back from its backend row on each heartbeat."""
+
+    command: BackendCommand | None
+    max_threads: int
+    # running jobs to stop now: cancelled by an operator, or no longer ours (reclaimed)
+    stop_job_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    initial_state: BackendStatus
+    max_threads: int
+
+
+class BackendLink(Protocol):
+    """The worker's own row in the migration database."""
+
+    async def register(self) -> Registration: ...
+
+    async def heartbeat(self, status: BackendStatus, job_ids: list[int]) -> Control:
+        """Report status and running jobs; return (and clear) the pending command."""
+        ...
+
+
+class JobFeed(Protocol):
+    """Where jobs come from: the migration database, or the simulator."""
+
+    async def candidates(self, limit: int) -> list[int]: ...
+
+    async def claim(self, candidates: list[int], limit: int) -> list[ClaimedJob]: ...
+
+    async def finish(self, job_id: int, status: JobStatus,
+                     details: list[dict[str, object]]) -> None: ...
+
+    async def reclaim_expired(self) -> None: ...
+
+
+JobRunner = Callable[[ClaimedJob], Awaitable[tuple[bool, list[dict[str, object]]]]]
+
+
+class WorkerService:
+    """One worker process's loop. `run_job` turns a claimed job into (success, details) and must
+    not raise for a failed migration (that is a FAILURE outcome)."""
+
+    def __init__(self, *, link: BackendLink, feed: JobFeed, run_job: JobRunner,
+                 metrics: ServiceMetrics, refresh_seconds: float, cache_size: int,
+                 termination_timeout_seconds: float) -> None:
+        self._link = link
+        self._feed = feed
+        self._run_job = run_job
+        self._metrics = metrics
+        self._refresh = refresh_seconds
+        self._cache = JobCache(cache_size)
+        self._termination_timeout = termination_timeout_seconds
+        self._pool = JobPool()
+        self._stop_requested = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.status = BackendStatus.STOPPED
+        self.max_threads = 0
+
+    @property
+    def running(self) -> int:
+        return self._pool.running
+
+    def request_stop(self) -> None:
+        """What SIGTERM / SIGINT do: the loop winds down at once."""
+        self._stop_requested.set()
+        self._wake.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+
+    async def run(self) -> int:
+        """Returns how many jobs were abandoned at shutdown (0 after a clean drain)."""
+        registration = await self._link.register()
+        self.status = initial_status(registration.initial_state)
+        self.max_threads = registration.max_threads
+        log.info("worker registered: %s, maxThreads %d", self.status.name, self.max_threads)
+        next_tick = time.monotonic()
+        while True:
+            if self._stop_requested.is_set():
+                self.status = BackendStatus.STOPPING
+            if time.monotonic() >= next_tick:
+                await self._tick()
+                next_tick = time.monotonic() + self._refresh
+            if self.status is BackendStatus.STOPPING:
+                break
+            if may_claim(self.status):
+                await self._claim()
+            self._report_pool()
+            await self._sleep_until(next_tick)
+        return await self._shut_down()
+
+    async def _tick(self) -> None:
+        before = self.status
+        control = await self._link.heartbeat(self.status, self._pool.job_ids)
+        self.status = next_status(self.status, control.command)
+        for job_id in control.stop_job_ids:
+            if self._pool.cancel(job_id):
+                log.info("job %s: cancelled while running", job_id)
+        if control.max_threads != self.max_threads:
+            log.info("maxThreads %d -> %d", self.max_threads, control.max_threads)
+            self.max_threads = control.max_threads
+        if self.status is not before:
+            log.info("%s -> %s (command %s)", before.name, self.status.name,
+                     control.command.value if control.command else None)
+            if self.status is not BackendStatus.STOPPING:
+                # tell the database at once, so an operator waiting on PAUSE sees it now
+                await self._link.heartbeat(self.status, self._pool.job_ids)
+        if self.status is BackendStatus.STOPPING:
+            return
+        await self._feed.reclaim_expired()
+        if may_claim(self.status) and self._pool.free_slots(self.max_threads):
+            self._cache.replace(await self._feed.candidates(self._cache.size))
+
+    async def _claim(self) -> None:
+        while (free := self._pool.free_slots(self.max_threads)) > 0:
+            if not len(self._cache):
+                if not self._cache.wants_early_refill():
+                    return
+                self._cache.replace(await self._feed.candidates(self._cache.size))
+                if not len(self._cache):
+                    return
+            candidates = self._cache.front(free)
+            started = time.perf_counter()
+            claimed = await self._feed.claim(candidates, free)
+            if claimed:
+                self._metrics.job_claimed((time.perf_counter() - started) / len(claimed))
+            self._cache.discard(candidates)
+            for job in claimed:
+                self._pool.start(job.job.id, self._execute(job))
+
+    async def _execute(self, claimed: ClaimedJob) -> None:
+        job = claimed.job
+        self._metrics.job_started()
+        started = time.monotonic()
+        try:
+            success, details = await self._run_job(claimed)
+        except asyncio.CancelledError:
+            if self._pool.cancelled_here(job.id):
+                self._metrics.job_finished(MetricsOutcome.FAILURE, str(job.phase),
+                                           time.monotonic() - started)
+                await asyncio.shield(self._feed.finish(job.id, JobStatus.CANCELLED, [
+                    {"worker": {"success": False, "errors": ["cancelled while running"]}}]))
+            raise
+        except Exception as exc:  # a bug in a job type must fail the job, not leave it RUNNING
+            log.exception("job %s: unexpected error", job.id)
+            success, details = False, [{"worker": {"success": False,
+                                                   "errors": [f"internal error: "
+                                                              f"{type(exc).__name__}"]}}]
+        self._metrics.job_finished(_outcome(success), str(job.phase), time.monotonic() - started)
+        await self._feed.finish(job.id, JobStatus.SUCCESS if success else JobStatus.FAILURE,
+                                details)
+
+    def _report_pool(self) -> None:
+        self._metrics.executor_state(active=self._pool.running, max_threads=self.max_threads,
+                                     queued=0)
+
+    async def _sleep_until(self, deadline: float) -> None:
+        self._pool.slot_freed.clear()
+        self._wake.clear()
+        if self._stop_requested.is_set():
+            return
+        delay = deadline - time.monotonic()
+        if delay <= 0:
+            return
+        waiters = [asyncio.ensure_future(self._wake.wait())]
+        if may_claim(self.status):
+            waiters.append(asyncio.ensure_future(self._pool.slot_freed.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _shut_down(self) -> int:
+        log.info("stopping: waiting up to %.1f s for %d running job(s)",
+                 self._termination_timeout, self._pool.running)
+        deadline = time.monotonic() + self._termination_timeout
+        while self._pool.running and (left := deadline - time.monotonic()) > 0:
+            # keep the jobs' heartbeat fresh, or another worker would take them while they run
+            await self._link.heartbeat(BackendStatus.STOPPING, self._pool.job_ids)
+            await self._pool.wait_any(min(left, self._refresh))
+        abandoned = await self._pool.drain(0)
+        if abandoned:
+            log.warning("%d job(s) still running at the termination timeout: left RUNNING, "
+                        "their heartbeat will expire and another worker takes them back",
+                        abandoned)
+        await self._link.heartbeat(BackendStatus.STOPPED, [])
+        self.status = BackendStatus.STOPPED
+        self._report_pool()
+        return abandoned
+
+
+def _outcome(success: bool) -> MetricsOutcome:
+    return MetricsOutcome.SUCCESS if success else MetricsOutcome.FAILURE
