@@ -1,0 +1,259 @@
+"""`dmf fetch FIELDS QUERY`: doveadm's message inspection, same fields and output.
+
+The query is doveadm's search syntax, reduced to what inspecting a migration needs:
+`mailbox NAME` (masks allowed), `mailbox-guid GUID`, `uid SET`, `all`, `seen`, `unseen`,
+`flagged`, `unflagged`, `deleted`, `undeleted`, ANDed together.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import click
+
+from dmf.cli import mailbox_masks
+from dmf.cli.formatters import Column, make_printer
+from dmf.cli.mail_user import default_user, lookup_user
+from dmf.cli.run import guarded, report
+from dmf.cli.session import display_name, open_store, start
+from dmf.errors import UsageError
+from dmf.mail.model import DELETED, FLAGGED, SEEN, SYSTEM_FLAGS, MailboxMeta, MessageMeta
+from dmf.mail.storage import Mailbox
+
+SIMPLE_FIELDS = ("user", "mailbox", "mailbox-guid", "seq", "uid", "guid", "flags", "modseq",
+                 "hdr", "body", "text", "size.physical", "size.virtual", "date.received",
+                 "date.saved", "date.received.unixtime", "date.saved.unixtime", "pop3.uidl",
+                 "pop3.order")
+# IMAP's order of system flags in a FLAGS list, as doveadm writes them.
+_FLAG_ORDER = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+_FLAG_KEYWORDS = {"seen": (SEEN, True), "unseen": (SEEN, False), "flagged": (FLAGGED, True),
+                  "unflagged": (FLAGGED, False), "deleted": (DELETED, True),
+                  "undeleted": (DELETED, False)}
+
+
+def parse_fields(text: str) -> tuple[str, ...]:
+    names = tuple(name.lower() for name in text.split())
+    if not names:
+        raise UsageError("fetch: no fields given")
+    for name in names:
+        if name not in SIMPLE_FIELDS and not (name.startswith("hdr.") and len(name) > 4):
+            raise UsageError(f"Unknown fetch field: {name} (available: hdr.<name> "
+                             f"{' '.join(SIMPLE_FIELDS)})")
+    return names
+
+
+UID_MAX = 2**32 - 1  # `*` in a set: the highest UID there can be
+
+
+def parse_uid_set(text: str) -> Callable[[int], bool]:
+    """An IMAP sequence set of UIDs (`1:5,7,10:*`)."""
+
+    def bound(value: str) -> int:
+        return UID_MAX if value == "*" else int(value)
+
+    ranges: list[tuple[int, int]] = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition(":")
+            first, last = bound(low), bound(high) if high else bound(low)
+            ranges.append((min(first, last), max(first, last)))
+    except ValueError:
+        raise UsageError(f"fetch: invalid uid set {text!r}") from None
+    return lambda uid: any(low <= uid <= high for low, high in ranges)
+
+
+@dataclass(slots=True)
+class Query:
+    mailbox_masks: list[str] = field(default_factory=list)
+    mailbox_guids: list[str] = field(default_factory=list)
+    message_tests: list[Callable[[MessageMeta], bool]] = field(default_factory=list)
+
+    def covers_mailbox(self, display: str, meta: MailboxMeta, separator: str) -> bool:
+        if self.mailbox_guids and meta.guid.lower() not in self.mailbox_guids:
+            return False
+        return mailbox_masks.matches_any(display, self.mailbox_masks, separator)
+
+    def covers_message(self, message: MessageMeta) -> bool:
+        return all(test(message) for test in self.message_tests)
+
+
+def parse_query(words: Sequence[str]) -> Query:
+    query = Query()
+    position = 0
+
+    def argument(keyword: str) -> str:
+        nonlocal position
+        if position >= len(words):
+            raise UsageError(f"fetch: search key {keyword} needs an argument")
+        position += 1
+        return words[position - 1]
+
+    if not words:
+        raise UsageError("fetch: no search query given (e.g. mailbox INBOX)")
+    while position < len(words):
+        keyword = words[position].lower()
+        position += 1
+        if keyword == "mailbox":
+            query.mailbox_masks.append(argument(keyword))
+        elif keyword == "mailbox-guid":
+            query.mailbox_guids.append(argument(keyword).lower())
+        elif keyword == "uid":
+            matches = parse_uid_set(argument(keyword))
+            query.message_tests.append(lambda m, matches=matches: matches(m.uid))
+        elif keyword in _FLAG_KEYWORDS:
+            flag, wanted = _FLAG_KEYWORDS[keyword]
+            query.message_tests.append(lambda m, f=flag, w=wanted: (f in m.flags) == w)
+        elif keyword != "all":
+            raise UsageError(f"fetch: unknown search key {words[position - 1]!r}")
+    return query
+
+
+def imap_flags(message: MessageMeta) -> str:
+    """Flags as doveadm prints them: system flags in IMAP order, then keywords."""
+    names = [flag for flag in _FLAG_ORDER if flag in message.flags]
+    names += [flag for flag in sorted(message.flags - SYSTEM_FLAGS - set(_FLAG_ORDER))]
+    names += sorted(message.keywords)
+    return " ".join(names)
+
+
+def local_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def read_header_block(mailbox: Mailbox, uid: int) -> bytes:
+    """The message's header, up to and including the blank line that ends it."""
+    lines: list[bytes] = []
+    with mailbox.open_body(uid) as body:
+        for line in body:
+            lines.append(line)
+            if line in (b"\n", b"\r\n"):
+                break
+    return b"".join(lines)
+
+
+def header_values(header: bytes, name: str) -> list[str]:
+    """Every value of header `name`, unfolded (line ends removed), leading space stripped."""
+    wanted = name.lower().encode("ascii", "replace")
+    values: list[bytes] = []
+    current: bytearray | None = None
+    for line in header.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                current += line.rstrip(b"\r\n")
+            continue
+        current = None
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == wanted:
+            current = bytearray(value.lstrip(b" \t").rstrip(b"\r\n"))
+            values.append(current)  # type: ignore[arg-type]
+    return [bytes(v).decode("utf-8", "replace") for v in values]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSubject:
+    user: str
+    mailbox: Mailbox
+    display: str
+    seq: int
+    message: MessageMeta
+
+
+def field_value(name: str, item: FetchSubject) -> str:
+    message = item.message
+    if name == "user":
+        return item.user
+    if name == "mailbox":
+        return item.display
+    if name == "mailbox-guid":
+        return item.mailbox.meta.guid
+    if name == "seq":
+        return str(item.seq)
+    if name == "uid":
+        return str(message.uid)
+    if name == "guid":
+        return message.guid
+    if name == "flags":
+        return imap_flags(message)
+    if name == "modseq":
+        return str(message.modseq)
+    if name == "size.physical":
+        return str(message.size)
+    if name == "size.virtual":
+        return str(message.vsize if message.vsize is not None else message.size)
+    if name in ("date.received", "date.received.unixtime"):
+        stamp = message.internal_date
+        return local_time(stamp) if name == "date.received" else str(stamp)
+    if name in ("date.saved", "date.saved.unixtime"):
+        stamp = _save_date(item)
+        return local_time(stamp) if name == "date.saved" else str(stamp)
+    if name == "pop3.uidl":
+        return message.pop3_uidl or ""
+    if name == "pop3.order":
+        return "" if message.pop3_order is None else str(message.pop3_order)
+    if name in ("hdr", "body", "text"):
+        return _message_part(item, name)
+    return "\n".join(header_values(read_header_block(item.mailbox, message.uid), name[4:]))
+
+
+def _save_date(item: FetchSubject) -> int:
+    """Maildir keeps no save date: Dovecot reports the file's ctime, and so does dmf."""
+    path = item.mailbox.body_path(item.message.uid)
+    if path is None:
+        return item.message.internal_date
+    return int(os.stat(path).st_ctime)
+
+
+def _message_part(item: FetchSubject, name: str) -> str:
+    with item.mailbox.open_body(item.message.uid) as body:
+        content = body.read()
+    end = content.find(b"\r\n\r\n")
+    end = end + 4 if end >= 0 else content.find(b"\n\n") + 2
+    if end < 2:
+        end = len(content)
+    part = {"hdr": content[:end], "body": content[end:], "text": content}[name]
+    return part.decode("utf-8", "replace")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-u", "user", metavar="USER", help="The user (default: $USER).")
+@click.argument("fields")
+@click.argument("query", nargs=-1, required=True)
+@click.pass_context
+@guarded
+def fetch(ctx: click.Context, user: str | None, fields: str, query: tuple[str, ...]) -> None:
+    """Print FIELDS ("uid guid flags date.received size.physical hdr.message-id ...") of the
+    messages matching QUERY (e.g. mailbox INBOX)."""
+    session = start(ctx)
+    names = parse_fields(fields)
+    search = parse_query(query)
+    name, explicit = (user, True) if user is not None else (default_user(), False)
+    mail_user = lookup_user(session.settings, session.userdb, name, explicit=explicit)
+    storage = open_store(mail_user.location, user=mail_user.name, home=mail_user.home)
+    printer = make_printer(session.options.formatter or "pager", [Column(n) for n in names],
+                           sys.stdout)
+    exit_code = 0
+    try:
+        for meta in storage.list_mailboxes():
+            display = display_name(meta.name, storage)
+            if not search.covers_mailbox(display, meta, storage.separator):
+                continue
+            try:
+                box = storage.mailbox(meta.name)
+                try:
+                    for seq, message in enumerate(box.messages(), start=1):
+                        if search.covers_message(message):
+                            item = FetchSubject(mail_user.name, box, display, seq, message)
+                            printer.row([field_value(n, item) for n in names])
+                finally:
+                    box.close()
+            except Exception as exc:  # noqa: BLE001 - report per mailbox, go on with the rest
+                exit_code = report(exc, debug=session.options.debug)
+        printer.flush()
+    finally:
+        storage.close()
+    if exit_code:
+        ctx.exit(exit_code)

@@ -1,0 +1,96 @@
+"""The one place where errors become doveadm's stderr lines and exit codes.
+
+Expected failures (`DmfError`) print one line and exit with the class's code; an OSError that
+escaped a backend is classified by errno the same way; anything else is a bug: one line, exit 1,
+and the traceback only with -D.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import click
+
+from dmf.errors import (
+    EXIT_FAILURE,
+    EXIT_NOPERM,
+    EXIT_NOT_FOUND,
+    EXIT_TEMPFAIL,
+    DmfError,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_ERRNO_EXIT_CODES = {
+    errno.EACCES: EXIT_NOPERM,
+    errno.EPERM: EXIT_NOPERM,
+    errno.EROFS: EXIT_NOPERM,
+    errno.ENOENT: EXIT_NOT_FOUND,
+    errno.ENOTDIR: EXIT_NOT_FOUND,
+    errno.ENOSPC: EXIT_TEMPFAIL,
+    errno.EDQUOT: EXIT_TEMPFAIL,
+    errno.EAGAIN: EXIT_TEMPFAIL,
+}
+
+
+def exit_code_of(exc: BaseException) -> int:
+    if isinstance(exc, DmfError):
+        return exc.exit_code
+    if isinstance(exc, OSError) and exc.errno in _ERRNO_EXIT_CODES:
+        return _ERRNO_EXIT_CODES[exc.errno]
+    return EXIT_FAILURE
+
+
+def describe(exc: BaseException) -> str:
+    """The error's text on one line (a multi-line message would break log parsers)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        text = f"{where}{exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    if not isinstance(exc, DmfError | OSError):
+        text = f"{type(exc).__name__}: {text}"
+    return " ".join(text.split())
+
+
+def error_line(exc: BaseException, prefix: str | None = None) -> str:
+    """`dsync(user): Error: ...` with a prefix, `Error: ...` without, as doveadm prints."""
+    head = f"{prefix}: Error: " if prefix else "Error: "
+    return head + describe(exc)
+
+
+def report(exc: BaseException, *, prefix: str | None = None, debug: bool = False) -> int:
+    """Print the error line on stderr (and the traceback of a bug under -D); return the exit
+    code it maps to."""
+    sys.stderr.write(error_line(exc, prefix) + "\n")
+    code = exit_code_of(exc)
+    if debug and code == EXIT_FAILURE:
+        traceback.print_exception(exc, file=sys.stderr)
+    return code
+
+
+def _debug_enabled() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    return bool(getattr(getattr(root, "obj", None), "debug", False))
+
+
+def guarded(command: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a click callback so every failure exits through `report` (prefix `Error:`)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exits
+            raise click.exceptions.Exit(report(exc, debug=_debug_enabled())) from None
+
+    return wrapper
