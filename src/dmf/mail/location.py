@@ -1,0 +1,127 @@
+"""Dovecot mail location strings: `maildir:PATH[:KEY=VALUE]...` with `~` and `%u %n %d %h`
+expansion (also `%{user}`, `%{username}`, `%{domain}`, `%{home}`, the `L` lower-case modifier
+and `%%`). `::` is a literal colon in a path, as in Dovecot.
+
+Keys: INBOX=, CONTROL=, LAYOUT=maildir++|fs are honoured; INDEX=, INDEXPVT=, INDEXSHARED= and
+VOLATILEDIR= name where Dovecot keeps its own caches and are accepted and ignored (dmf writes no
+index files); other keys Dovecot knows but dmf does not implement are NotPossibleError, unknown
+keys ConfigError. Schemes other than maildir (mbox, imapc, ...) are NotPossibleError for now.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from dmf.errors import ConfigError, NotFoundError, NotPossibleError
+from dmf.mail.maildir.layout import INBOX, MaildirLayout
+from dmf.mail.maildir.mailbox import create_maildir
+from dmf.mail.maildir.ownership import Owner, make_dirs
+from dmf.mail.maildir.store import MaildirStorage
+
+_IGNORED_KEYS = {"INDEX", "INDEXPVT", "INDEXSHARED", "VOLATILEDIR"}
+_UNSUPPORTED_KEYS = {"DIRNAME", "FULLDIRNAME", "SUBSCRIPTIONS", "ALT", "NO-NOSELECT", "UTF8",
+                     "ITERINDEX", "BROKENCHARS", "MAILBOXDIR", "LISTINDEX"}
+_VARIABLE = re.compile(r"%(L?)(?:([unhd%])|\{(user|username|domain|home)\})")
+_LONG_NAMES = {"user": "u", "username": "n", "domain": "d", "home": "h"}
+
+
+def _split(location: str) -> list[str]:
+    """Split at single colons; `::` stands for a literal colon."""
+    parts = [""]
+    index = 0
+    while index < len(location):
+        char = location[index]
+        if char == ":" and location.startswith("::", index):
+            parts[-1] += ":"
+            index += 2
+            continue
+        if char == ":":
+            parts.append("")
+        else:
+            parts[-1] += char
+        index += 1
+    return parts
+
+
+def expand(text: str, *, user: str, home: str | None) -> str:
+    """`~` and %-variables of one location part."""
+    def need_home() -> str:
+        if not home:
+            raise ConfigError(f"mail location {text!r} uses the home directory, but the user "
+                              f"{user!r} has none")
+        return home
+
+    if text == "~" or text.startswith("~/"):
+        text = need_home() + text[1:]
+    values = {"u": user, "n": user.partition("@")[0], "d": user.partition("@")[2], "%": "%"}
+
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(2) or _LONG_NAMES[match.group(3)]
+        value = need_home() if key == "h" else values[key]
+        return value.lower() if match.group(1) else value
+
+    expanded = _VARIABLE.sub(substitute, text)
+    leftover = re.search(r"%(\{[^}]*\}|.?)", _VARIABLE.sub("", text))
+    if leftover:
+        raise ConfigError(f"mail location {text!r}: unknown variable {leftover.group()!r}")
+    return expanded
+
+
+def parse_maildir(location: str, *, user: str, home: str | None) -> MaildirLayout:
+    """The layout a `maildir:` location names (no filesystem access)."""
+    parts = _split(location[len("maildir:"):])
+    if not parts[0]:
+        raise ConfigError(f"mail location {location!r}: the maildir path is empty")
+    root = Path(expand(parts[0], user=user, home=home))
+    if not root.is_absolute():
+        raise ConfigError(f"mail location {location!r}: the path {str(root)!r} is not absolute")
+    settings: dict[str, str] = {}
+    for part in parts[1:]:
+        key, equals, value = part.partition("=")
+        key = key.upper()
+        if not equals and key != "NO-NOSELECT":
+            raise ConfigError(f"mail location {location!r}: {part!r} is not KEY=VALUE")
+        if key in _UNSUPPORTED_KEYS:
+            raise NotPossibleError(f"mail location {location!r}: {key}= is not supported yet")
+        if key not in _IGNORED_KEYS | {"INBOX", "CONTROL", "LAYOUT"}:
+            raise ConfigError(f"mail location {location!r}: unknown setting {key!r}")
+        settings[key] = expand(value, user=user, home=home)
+    layout = settings.get("LAYOUT", "maildir++").lower()
+    if layout not in ("maildir++", "fs"):
+        raise NotPossibleError(f"mail location {location!r}: LAYOUT={layout} is not supported")
+    paths = {}
+    for key in ("INBOX", "CONTROL"):
+        if key in settings:
+            path = Path(settings[key])
+            if not path.is_absolute():
+                raise ConfigError(f"mail location {location!r}: {key}={settings[key]!r} is not "
+                                  "an absolute path")
+            paths[key] = path
+    return MaildirLayout(root, layout == "fs", paths.get("INBOX"), paths.get("CONTROL"))
+
+
+def open_storage(location: str, *, user: str, home: str | None,
+                 owner: Owner | None = None, create: bool = False) -> MaildirStorage:
+    """The storage a Dovecot location string names. With create=False a missing Maildir is
+    NotFoundError; with create=True its root and INBOX are made (owned by `owner`)."""
+    scheme, colon, _ = location.partition(":")
+    if not colon or not scheme:
+        raise ConfigError(f"mail location {location!r}: expected <format>:<path>, "
+                          "e.g. maildir:~/Maildir")
+    if scheme.lower() != "maildir":
+        if scheme.lower() in ("mbox", "imapc", "mdbox", "sdbox", "pop3c", "obox"):
+            raise NotPossibleError(f"mail location {location!r}: {scheme}: is not supported yet")
+        raise ConfigError(f"mail location {location!r}: unknown mail format {scheme!r}")
+    layout = parse_maildir(location, user=user, home=home)
+    inbox = layout.mail_dir(INBOX)
+    if not layout.root.is_dir() or not inbox.is_dir():
+        if not create:
+            raise NotFoundError(f"mail location {location!r}: {layout.root} does not exist")
+        make_dirs(layout.root, owner)
+        storage = MaildirStorage(layout, owner)
+        storage.create_mailbox(INBOX)
+        return storage
+    if create and not (inbox / "cur").is_dir():
+        create_maildir(inbox, layout.control_dir(INBOX), owner, folder_marker=False)
+    return MaildirStorage(layout, owner)

@@ -1,0 +1,50 @@
+"""Replacing a small control file atomically: write a temp file, fsync, rename, fsync the dir.
+A full disk is a TemporaryError and leaves the old file as it was."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from dmf.errors import PermissionDeniedError, TemporaryError
+from dmf.mail.maildir.durability import fsync_dir
+from dmf.mail.maildir.ownership import Owner, give
+
+
+def write_new(path: Path, content: bytes, owner: Owner | None) -> None:
+    """Write `content` to `path` (truncating) and fsync it; no rename."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            give(path, owner)
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise os_error(exc, path) from None
+
+
+def replace(path: Path, content: bytes, owner: Owner | None, temp_name: str | None = None) -> None:
+    """Atomically make `path` hold `content`."""
+    temp = path.with_name(temp_name or f"{path.name}.dmf-tmp")
+    write_new(temp, content, owner)
+    try:
+        os.rename(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise os_error(exc, path) from None
+    fsync_dir(path.parent)
+
+
+def os_error(exc: OSError, path: Path | str) -> Exception:
+    """The dmf error for an OSError met while writing `path`."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return TemporaryError(f"disk full writing {path}")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return PermissionDeniedError(f"cannot write {path}: {os.strerror(exc.errno)}")
+    return exc

@@ -1,0 +1,77 @@
+"""Maildir filenames: `<base>[,S=<size>][,W=<vsize>][:2,<flag letters>]`.
+
+System flags are the upper-case letters D F R S T (P, "passed", and other letters are kept when
+flags change but mean nothing to IMAP); keywords are the lower-case letters a-z, mapped to names
+by `dovecot-keywords`. Letters are written sorted, as Dovecot writes them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from itertools import count
+
+from dmf.mail.model import ANSWERED, DELETED, DRAFT, FLAGGED, SEEN
+
+FLAG_BY_LETTER = {"D": DRAFT, "F": FLAGGED, "R": ANSWERED, "S": SEEN, "T": DELETED}
+LETTER_BY_FLAG = {flag: letter for letter, flag in FLAG_BY_LETTER.items()}
+INFO_SEPARATOR = ":"
+FLAGS_PREFIX = "2,"
+TMP_PREFIX = "dmf."  # our files in tmp/: recognisable, so a killed run's leftovers can go
+
+
+def split(filename: str) -> tuple[str, str]:
+    """(basename, flag letters) of a filename; letters are "" when there is no `:2,` part."""
+    base, _, info = filename.partition(INFO_SEPARATOR)
+    return base, info[2:] if info.startswith(FLAGS_PREFIX) else ""
+
+
+def _number_field(base: str, key: str) -> int | None:
+    start = base.find(key)
+    if start < 0:
+        return None
+    start += len(key)
+    end = start
+    while end < len(base) and base[end].isdigit():
+        end += 1
+    return int(base[start:end]) if end > start else None
+
+
+def sizes(base: str) -> tuple[int | None, int | None]:
+    """(size, vsize) from `,S=` and `,W=` in a basename, None where absent."""
+    if "," not in base:
+        return None, None
+    return _number_field(base, ",S="), _number_field(base, ",W=")
+
+
+def with_letters(filename: str, letters: str) -> str:
+    """The filename with its flag letters replaced (adds `:2,` if missing)."""
+    base, _ = split(filename)
+    return f"{base}{INFO_SEPARATOR}{FLAGS_PREFIX}{''.join(sorted(set(letters)))}"
+
+
+def letters_for(flags: frozenset[str], keyword_indexes: list[int], keep: str = "") -> str:
+    """Sorted letters for system flags and keyword indexes; `keep` holds letters of the old
+    name that carry no IMAP meaning (such as P) and must survive a flag change."""
+    letters = {LETTER_BY_FLAG[flag] for flag in flags if flag in LETTER_BY_FLAG}
+    letters.update(chr(ord("a") + index) for index in keyword_indexes)
+    letters.update(char for char in keep if char.isupper() and char not in FLAG_BY_LETTER)
+    return "".join(sorted(letters))
+
+
+def _hostname() -> str:
+    return socket.gethostname().replace("/", r"\057").replace(":", r"\072")
+
+
+_HOST = _hostname()
+_SEQUENCE = count(1)
+
+
+def new_base(size: int, vsize: int | None) -> str:
+    """A unique basename in Dovecot's form `<secs>.M<usecs>P<pid>Q<n>.<host>,S=..,W=..`."""
+    now = time.time()
+    seconds = int(now)
+    base = (f"{seconds}.M{int((now - seconds) * 1_000_000)}P{os.getpid()}Q{next(_SEQUENCE)}."
+            f"{_HOST},S={size}")
+    return base if vsize is None else f"{base},W={vsize}"

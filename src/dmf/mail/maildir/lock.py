@@ -1,0 +1,103 @@
+"""Locks: Dovecot's `dovecot-uidlist.lock` dotlock, and dmf's per-user lock for `-l`.
+
+The dotlock is what Dovecot 2.3 does with dotlock_use_excl=yes (its default): create the lock
+file with O_CREAT|O_EXCL and write `<pid>:<hostname>` into it. A lock is stale when its pid
+is dead on this host, or when the file has not changed for 120 s
+(MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT); Dovecot waits up to 122 s before giving up.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dmf.errors import TemporaryError
+from dmf.mail.maildir.ownership import Owner, give
+
+UIDLIST_LOCK_NAME = "dovecot-uidlist.lock"
+STALE_SECONDS = 120
+WAIT_SECONDS = STALE_SECONDS + 2
+_POLL_SECONDS = 0.05
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_stale(lock_path: Path) -> bool:
+    try:
+        content = lock_path.read_bytes().decode("utf-8", "replace")
+        mtime = lock_path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    pid_text, _, host = content.strip().partition(":")
+    if host == socket.gethostname() and pid_text.isdigit():
+        return not _pid_alive(int(pid_text))
+    return time.time() - mtime > STALE_SECONDS
+
+
+@contextmanager
+def uidlist_lock(control_dir: Path, owner: Owner | None,
+                 timeout: float = WAIT_SECONDS) -> Iterator[None]:
+    """Hold `dovecot-uidlist.lock` in `control_dir`; TemporaryError after `timeout`."""
+    lock_path = control_dir / UIDLIST_LOCK_NAME
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            break
+        except FileExistsError:
+            if _is_stale(lock_path):
+                lock_path.unlink(missing_ok=True)
+                continue
+            if time.monotonic() >= deadline:
+                raise TemporaryError(f"timed out waiting for {lock_path}") from None
+            time.sleep(_POLL_SECONDS)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise TemporaryError(f"disk full: cannot create {lock_path}") from None
+            raise
+    try:
+        os.write(fd, f"{os.getpid()}:{socket.gethostname()}".encode())
+    finally:
+        os.close(fd)
+    give(lock_path, owner)
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def user_lock(lock_path: Path, owner: Owner | None, timeout: float) -> Iterator[None]:
+    """An fcntl lock on `lock_path` excluding concurrent dmf syncs of one user."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    give(lock_path, owner)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise TemporaryError(f"timed out after {timeout:g} s waiting for the user "
+                                         f"lock {lock_path}") from None
+                time.sleep(_POLL_SECONDS)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,527 @@
+"""One Maildir mailbox: its messages from one scan of new/ and cur/ plus one uidlist parse, and
+batched writes that become durable together at commit().
+
+Commit order, so that a crash never leaves a dovecot-uidlist entry for a file that is not on
+disk and a re-run never duplicates: bodies are already in tmp/ (named `dmf.<final name>`); one
+syncfs flushes them; under dovecot-uidlist.lock the new uidlist is written and fsynced as
+`dovecot-uidlist.dmf-pending`; bodies are renamed into new/ or cur/, flag renames and unlinks
+are done, the directories fsynced; then the pending file is renamed over dovecot-uidlist and
+the lock released. If a run dies in between, the next scan finds the pending file and finishes
+the commit (moving what is still in tmp/), so every message keeps the UID it was given.
+Our own leftovers in tmp/ (`dmf.*` of a dead process) are removed at that scan.
+
+A message file with no uidlist entry gets the next UID and the uidlist is written back, as
+Dovecot does; a missing cur/ or new/ is recreated, as Dovecot does. \\Recent follows what
+`doveadm mailbox status recent` reports for a tree without Dovecot index files: the messages
+above the highest UID that sits in cur/ and was already in the uidlist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from dmf.errors import NotFoundError, NotPossibleError, PermissionDeniedError, Scope
+from dmf.mail.maildir import filenames, keywords, uidlist
+from dmf.mail.maildir.atomic import os_error, replace, write_new
+from dmf.mail.maildir.bodies import write_body
+from dmf.mail.maildir.durability import fsync_dir, sync_filesystem
+from dmf.mail.maildir.lock import uidlist_lock
+from dmf.mail.maildir.ownership import give, make_dirs
+from dmf.mail.maildir.uidlist import UidList, UidRecord
+from dmf.mail.model import MailboxChange, MailboxMeta, MessageMeta
+from dmf.mail.storage import Body
+
+if TYPE_CHECKING:
+    from dmf.mail.maildir.store import MaildirStorage
+
+UIDLIST_NAME = "dovecot-uidlist"
+PENDING_NAME = "dovecot-uidlist.dmf-pending"
+KEYWORDS_NAME = "dovecot-keywords"
+STALE_TMP_SECONDS = 36 * 3600  # Dovecot's MAILDIR_TMP_DELETE_SECS
+_HOST = socket.gethostname()
+
+
+@dataclass(slots=True)
+class _File:
+    subdir: str  # "new" or "cur"
+    name: str
+    entry: os.DirEntry[str] | None = None  # from the scan: its stat() is cached
+
+
+@dataclass(slots=True)
+class _Batch:
+    saves: dict[int, _File] = field(default_factory=dict)  # uid -> final place (tmp: dmf.name)
+    renames: dict[int, str] = field(default_factory=dict)  # uid -> new filename, same subdir
+    expunged: dict[int, _File] = field(default_factory=dict)
+    uid_state: bool = False
+    keywords: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.saves or self.renames or self.expunged or self.uid_state
+                    or self.keywords)
+
+
+def new_guid() -> str:
+    return uuid.uuid4().hex
+
+
+def _our_dead_tmp(name: str, now: float, mtime: float) -> bool:
+    """A dmf.* file in tmp/ left by a process that is gone (or very old)."""
+    if now - mtime > STALE_TMP_SECONDS:
+        return True
+    pid_start = name.find("P", name.find(".M"))
+    pid_text = name[pid_start + 1:name.find("Q", pid_start)] if pid_start > 0 else ""
+    if not pid_text.isdigit() or f".{_HOST}," not in name:
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _time_order(name: str) -> tuple[int, int, str]:
+    """Dovecot numbers new files by delivery time, then microseconds."""
+    seconds, _, rest = name.partition(".")
+    micro = rest[1:rest.find("P")] if rest.startswith("M") else ""
+    return (int(seconds) if seconds.isdigit() else 0,
+            int(micro) if micro.isdigit() else 0, name)
+
+
+class MaildirMailbox:
+    """A mailbox of a MaildirStorage; see the module docstring for the on-disk protocol."""
+
+    def __init__(self, storage: MaildirStorage, name: str, mail_dir: Path,
+                 control_dir: Path) -> None:
+        self._storage = storage
+        self._name = name
+        self.mail_dir = mail_dir
+        self.control_dir = control_dir
+        self._owner = storage.owner
+        self._uidlist: UidList | None = None
+        self._files: dict[int, _File] = {}
+        self._unlisted: set[int] = set()  # UIDs given at the scan to files not in the uidlist
+        self._keywords: dict[int, str] | None = None
+        self._batch = _Batch()
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def meta(self) -> MailboxMeta:
+        current = self._load()
+        return MailboxMeta(self._name, current.guid, current.uidvalidity, current.nextuid)
+
+    def messages(self, since_modseq: int = 0) -> Iterator[MessageMeta]:
+        current = self._load()
+        names = self._keyword_names()
+        for uid in sorted(self._files):
+            found = self._files[uid]
+            record = current.records[uid]
+            base, letters = filenames.split(found.name)
+            flags = frozenset(filenames.FLAG_BY_LETTER[char] for char in letters
+                              if char in filenames.FLAG_BY_LETTER)
+            keyword_set = frozenset(names[ord(char) - 97] for char in letters
+                                    if "a" <= char <= "z" and ord(char) - 97 in names)
+            size, vsize = filenames.sizes(base)
+            status = self._stat(found)
+            if size is None:
+                size = int(record.fields["S"]) if record.fields.get("S", "").isdigit() \
+                    else status.st_size
+            if vsize is None and record.fields.get("W", "").isdigit():
+                vsize = int(record.fields["W"])
+            order = record.fields.get("O", "")
+            yield MessageMeta(
+                uid=uid, guid=record.fields.get("G") or base, flags=flags, keywords=keyword_set,
+                internal_date=int(status.st_mtime), size=size, vsize=vsize,
+                pop3_uidl=record.fields.get("P"),
+                pop3_order=int(order) if order.isdigit() else None)
+
+    def _stat(self, found: _File) -> os.stat_result:
+        try:
+            if found.entry is not None:
+                return found.entry.stat()
+            return os.stat(self.mail_dir / found.subdir / found.name)
+        except FileNotFoundError:
+            return self._refind(found)
+
+    def _refind(self, found: _File) -> os.stat_result:
+        """The file was renamed (a flag change by another client) since the scan."""
+        base = filenames.split(found.name)[0]
+        for subdir in ("cur", "new"):
+            for entry in os.scandir(self.mail_dir / subdir):
+                if filenames.split(entry.name)[0] == base:
+                    found.subdir, found.name, found.entry = subdir, entry.name, entry
+                    return entry.stat()
+        raise NotFoundError(f"message file {base} vanished from {self.mail_dir}",
+                            scope=Scope.MESSAGE)
+
+    def _path(self, uid: int) -> Path:
+        self._load()
+        found = self._files.get(uid)
+        if found is None:
+            raise NotFoundError(f"no message with UID {uid} in mailbox {self._name}",
+                                scope=Scope.MESSAGE)
+        if uid in self._batch.saves:
+            return self.mail_dir / "tmp" / (filenames.TMP_PREFIX + found.name)
+        path = self.mail_dir / found.subdir / found.name
+        if not path.exists():
+            self._refind(found)
+            path = self.mail_dir / found.subdir / found.name
+        return path
+
+    def open_body(self, uid: int) -> BinaryIO:
+        return open(self._path(uid), "rb")
+
+    def body_path(self, uid: int) -> str | None:
+        return str(self._path(uid))
+
+    def recent_count(self) -> int:
+        self._load()
+        old_in_cur = [uid for uid, found in self._files.items()
+                      if found.subdir == "cur" and uid not in self._unlisted]
+        floor = max(old_in_cur, default=0)
+        return sum(1 for uid in self._files if uid > floor)
+
+    # ------------------------------------------------------------------ loading
+
+    def _keyword_names(self) -> dict[int, str]:
+        if self._keywords is None:
+            try:
+                self._keywords = keywords.parse((self.control_dir / KEYWORDS_NAME).read_bytes())
+            except FileNotFoundError:
+                self._keywords = {}
+        return self._keywords
+
+    def _read_uidlist(self) -> tuple[UidList | None, bool]:
+        path = self.control_dir / UIDLIST_NAME
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:
+            return None, False
+        return uidlist.parse(content, str(path))
+
+    def _load(self) -> UidList:
+        if self._uidlist is None:
+            if not self.mail_dir.is_dir():
+                raise NotFoundError(f"mailbox {self._name} does not exist ({self.mail_dir})",
+                                    scope=Scope.MAILBOX)
+            self._scan()
+        assert self._uidlist is not None
+        return self._uidlist
+
+    def _list_dir(self, subdir: str) -> list[os.DirEntry[str]]:
+        path = self.mail_dir / subdir
+        try:
+            return [entry for entry in os.scandir(path) if entry.name[0] != "."]
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):  # read-only: an absent directory is empty
+                make_dirs(path, self._owner)
+            return []
+
+    def _scan(self) -> None:
+        current, had_guid = self._read_uidlist()
+        pending = (self.control_dir / PENDING_NAME).exists()
+        stale_tmp = self._stale_tmp_files()
+        files, unlisted, changed = self._match(current)
+        if changed or current is None or not had_guid or pending or stale_tmp:
+            try:
+                with uidlist_lock(self.control_dir, self._owner):
+                    current, had_guid = self._read_uidlist()
+                    if (self.control_dir / PENDING_NAME).exists():
+                        current = self._recover_pending(current)
+                    for path in self._stale_tmp_files():
+                        path.unlink(missing_ok=True)
+                    files, unlisted, changed = self._match(current)
+                    current = self._rebuilt(current, files, unlisted)
+                    replace(self.control_dir / UIDLIST_NAME, uidlist.encode(current),
+                            self._owner)
+            except (PermissionDeniedError, PermissionError, OSError) as exc:
+                if isinstance(exc, OSError) and exc.errno not in (errno.EROFS, errno.EACCES,
+                                                                  errno.EPERM):
+                    raise
+                # a read-only source: numbered in memory only (what Dovecot would also do)
+                current = self._rebuilt(current, files, unlisted)
+        assert current is not None
+        self._uidlist = current
+        self._files = files
+        self._unlisted = set(unlisted)
+
+    def _match(self, current: UidList | None) -> tuple[dict[int, _File], list[int], bool]:
+        """Pair files on disk with uidlist records: {uid: file}, UIDs still to give, changed."""
+        on_disk: dict[str, _File] = {}
+        for subdir in ("new", "cur"):
+            for entry in self._list_dir(subdir):
+                on_disk[filenames.split(entry.name)[0]] = _File(subdir, entry.name, entry)
+        files: dict[int, _File] = {}
+        changed = False
+        records = current.records if current is not None else {}
+        for uid, record in records.items():
+            found = on_disk.pop(record.basename, None)
+            if found is None:
+                changed = True
+            else:
+                files[uid] = found
+        nextuid = max(current.nextuid if current else 1, max(records, default=0) + 1)
+        unlisted = []
+        for found in sorted(on_disk.values(), key=lambda item: _time_order(item.name)):
+            files[nextuid] = found
+            unlisted.append(nextuid)
+            nextuid += 1
+        return files, unlisted, changed or bool(unlisted)
+
+    def _rebuilt(self, current: UidList | None, files: dict[int, _File],
+                 unlisted: list[int]) -> UidList:
+        if current is None:
+            current = UidList(self._storage.new_uidvalidity(), 1, new_guid())
+        if not current.guid:
+            current.guid = new_guid()
+        records = {uid: record for uid, record in current.records.items() if uid in files}
+        for uid in unlisted:
+            records[uid] = UidRecord(uid, filenames.split(files[uid].name)[0])
+        current.records = dict(sorted(records.items()))
+        current.nextuid = max(current.nextuid, max(records, default=0) + 1)
+        return current
+
+    def _stale_tmp_files(self) -> list[Path]:
+        now = time.time()
+        stale = []
+        try:
+            entries = list(os.scandir(self.mail_dir / "tmp"))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            if entry.name.startswith(filenames.TMP_PREFIX):
+                try:
+                    mtime = entry.stat().st_mtime
+                except FileNotFoundError:
+                    continue
+                if _our_dead_tmp(entry.name, now, mtime):
+                    stale.append(Path(entry.path))
+        return stale
+
+    def _recover_pending(self, current: UidList | None) -> UidList | None:
+        """Finish a commit that was cut off: move its bodies still in tmp/ into place and
+        adopt its records (under the uidlist lock)."""
+        pending_path = self.control_dir / PENDING_NAME
+        pending, _ = uidlist.parse(pending_path.read_bytes(), str(pending_path))
+        tmp = self.mail_dir / "tmp"
+        for entry in list(os.scandir(tmp)):
+            if not entry.name.startswith(filenames.TMP_PREFIX):
+                continue
+            final = entry.name[len(filenames.TMP_PREFIX):]
+            base, letters = filenames.split(final)
+            if any(record.basename == base for record in pending.records.values()):
+                os.rename(entry.path, self.mail_dir / ("cur" if letters else "new") / final)
+        for subdir in ("new", "cur", "tmp"):
+            fsync_dir(self.mail_dir / subdir)
+        if current is None:
+            current = pending
+        else:
+            used = {record.basename for record in current.records.values()}
+            for uid, record in pending.records.items():
+                if uid not in current.records and record.basename not in used:
+                    current.records[uid] = record
+            current.records = dict(sorted(current.records.items()))
+            current.nextuid = max(current.nextuid, pending.nextuid)
+        pending_path.unlink()
+        return current
+
+    # ------------------------------------------------------------------ writing
+
+    def save(self, meta: MessageMeta, body: Body) -> int:
+        current = self._load()
+        if meta.uid > 0:
+            if meta.uid in current.records:
+                raise NotPossibleError(f"UID {meta.uid} already exists in mailbox "
+                                       f"{self._name}", scope=Scope.MESSAGE)
+            if meta.uid > uidlist.MAX_UID:
+                raise NotPossibleError(f"UID {meta.uid} out of range", scope=Scope.MESSAGE)
+            uid = meta.uid
+        else:
+            uid = current.nextuid
+        names = self._keyword_names()
+        before = len(names)
+        indexes = [keywords.assign(names, keyword) for keyword in sorted(meta.keywords)]
+        self._batch.keywords |= len(names) != before
+        letters = filenames.letters_for(meta.flags, indexes)
+        tmp_dir = self.mail_dir / "tmp"
+        staging = tmp_dir / f"{filenames.TMP_PREFIX}{filenames.new_base(0, None)}.partial"
+        size, vsize = write_body(body, staging, meta.internal_date, meta.vsize, self._owner)
+        base = filenames.new_base(size, vsize)
+        name = filenames.with_letters(base, letters) if letters else base
+        os.rename(staging, tmp_dir / (filenames.TMP_PREFIX + name))
+        fields: dict[str, str] = {}
+        if meta.guid and meta.guid != base:
+            fields["G"] = meta.guid
+        if meta.pop3_uidl is not None:
+            fields["P"] = meta.pop3_uidl
+        if meta.pop3_order is not None:
+            fields["O"] = str(meta.pop3_order)
+        current.records[uid] = UidRecord(uid, base, fields)
+        current.nextuid = max(current.nextuid, uid + 1)
+        self._files[uid] = _File("cur" if letters else "new", name)
+        self._batch.saves[uid] = self._files[uid]
+        return uid
+
+    def update_flags(self, changes: Iterable[MailboxChange]) -> None:
+        self._load()
+        names = self._keyword_names()
+        for change in changes:
+            found = self._files.get(change.uid)
+            if found is None:
+                raise NotFoundError(f"no message with UID {change.uid} in mailbox "
+                                    f"{self._name}", scope=Scope.MESSAGE)
+            before = len(names)
+            indexes = [keywords.assign(names, keyword) for keyword in sorted(change.keywords)]
+            self._batch.keywords |= len(names) != before
+            old_letters = filenames.split(found.name)[1]
+            letters = filenames.letters_for(change.flags, indexes, keep=old_letters)
+            if letters == old_letters:
+                continue
+            new_name = filenames.with_letters(found.name, letters)
+            if change.uid in self._batch.saves:
+                tmp_dir = self.mail_dir / "tmp"
+                os.rename(tmp_dir / (filenames.TMP_PREFIX + found.name),
+                          tmp_dir / (filenames.TMP_PREFIX + new_name))
+                found.subdir = "cur" if letters else "new"
+            else:
+                self._batch.renames[change.uid] = new_name
+            found.name = new_name
+
+    def expunge(self, uids: Iterable[int]) -> None:
+        current = self._load()
+        for uid in uids:
+            found = self._files.pop(uid, None)
+            if found is None:
+                continue
+            current.records.pop(uid, None)
+            self._batch.renames.pop(uid, None)
+            if self._batch.saves.pop(uid, None) is not None:
+                (self.mail_dir / "tmp" / (filenames.TMP_PREFIX + found.name)).unlink(
+                    missing_ok=True)
+            else:
+                self._batch.expunged[uid] = found
+
+    def set_uid_state(self, uidvalidity: int, uidnext: int) -> None:
+        current = self._load()
+        highest = max(current.records, default=0)
+        if uidnext <= highest or not 0 < uidvalidity <= 0xFFFFFFFF:
+            raise NotPossibleError(f"mailbox {self._name}: cannot set UIDVALIDITY {uidvalidity} "
+                                   f"UIDNEXT {uidnext} (highest UID is {highest})",
+                                   scope=Scope.MAILBOX)
+        current.uidvalidity = uidvalidity
+        current.nextuid = uidnext
+        self._batch.uid_state = True
+
+    def commit(self) -> None:
+        batch = self._batch
+        if not batch:
+            return
+        current = self._load()
+        tmp_dir = self.mail_dir / "tmp"
+        if batch.saves:
+            sync_filesystem(tmp_dir, [tmp_dir / (filenames.TMP_PREFIX + found.name)
+                                      for found in batch.saves.values()])
+        if batch.keywords:
+            replace(self.control_dir / KEYWORDS_NAME, keywords.encode(self._keyword_names()),
+                    self._owner)
+        with uidlist_lock(self.control_dir, self._owner):
+            self._merge_disk_changes(current)
+            pending = self.control_dir / PENDING_NAME
+            write_new(self.control_dir / "dovecot-uidlist.tmp", uidlist.encode(current),
+                      self._owner)
+            os.rename(self.control_dir / "dovecot-uidlist.tmp", pending)
+            try:
+                for found in batch.saves.values():
+                    os.rename(tmp_dir / (filenames.TMP_PREFIX + found.name),
+                              self.mail_dir / found.subdir / found.name)
+                for uid, new_name in batch.renames.items():
+                    found = self._files[uid]
+                    self._rename_flags(found, new_name)
+                for found in batch.expunged.values():
+                    self._unlink(found)
+                for subdir in ("new", "cur", "tmp"):
+                    fsync_dir(self.mail_dir / subdir)
+                os.rename(pending, self.control_dir / UIDLIST_NAME)
+                fsync_dir(self.control_dir)
+            except OSError as exc:
+                raise os_error(exc, self.mail_dir) from None
+        for found in batch.saves.values():
+            found.entry = None
+        self._batch = _Batch()
+
+    def _rename_flags(self, found: _File, new_name: str) -> None:
+        old_path = self.mail_dir / found.subdir / found.name
+        if not old_path.exists():
+            self._refind(found)
+            old_path = self.mail_dir / found.subdir / found.name
+        os.rename(old_path, self.mail_dir / found.subdir / new_name)
+        found.name, found.entry = new_name, None
+
+    def _unlink(self, found: _File) -> None:
+        try:
+            (self.mail_dir / found.subdir / found.name).unlink()
+        except FileNotFoundError:
+            try:
+                self._refind(found)
+            except NotFoundError:
+                return
+            (self.mail_dir / found.subdir / found.name).unlink(missing_ok=True)
+
+    def _merge_disk_changes(self, current: UidList) -> None:
+        """Under the lock: keep records another writer (Dovecot) added since our scan."""
+        on_disk, _ = self._read_uidlist()
+        if on_disk is None:
+            return
+        ours = {record.basename for record in current.records.values()}
+        gone = {found_uid for found_uid in self._batch.expunged}
+        for uid, record in on_disk.records.items():
+            if uid in current.records or uid in gone or record.basename in ours:
+                continue
+            if (self.mail_dir / "new").exists() and self._on_disk(record.basename):
+                current.records[uid] = record
+        current.records = dict(sorted(current.records.items()))
+        if not self._batch.uid_state:
+            current.nextuid = max(current.nextuid, on_disk.nextuid,
+                                  max(current.records, default=0) + 1)
+
+    def _on_disk(self, base: str) -> bool:
+        for subdir in ("cur", "new"):
+            for entry in os.scandir(self.mail_dir / subdir):
+                if filenames.split(entry.name)[0] == base:
+                    return True
+        return False
+
+    def close(self) -> None:
+        """Drop an uncommitted batch: its bodies leave tmp/, nothing else changed on disk."""
+        for found in self._batch.saves.values():
+            (self.mail_dir / "tmp" / (filenames.TMP_PREFIX + found.name)).unlink(
+                missing_ok=True)
+        self._batch = _Batch()
+        self._uidlist = None
+        self._files = {}
+        self._storage.forget(self._name, self)
+
+
+def create_maildir(mail_dir: Path, control_dir: Path, owner: tuple[int, int] | None,
+                   folder_marker: bool) -> None:
+    """The directories of a new mailbox (and Maildir++'s `maildirfolder` marker file)."""
+    for subdir in ("cur", "new", "tmp"):
+        make_dirs(mail_dir / subdir, owner)
+    make_dirs(control_dir, owner)
+    if folder_marker:
+        marker = mail_dir / "maildirfolder"
+        if not marker.exists():
+            marker.touch(mode=0o600)
+            give(marker, owner)

@@ -1,0 +1,207 @@
+"""MaildirStorage: the Storage protocol over a Dovecot-compatible Maildir tree.
+
+Listing reads only the first line of each dovecot-uidlist (cheap); a mailbox without one is
+numbered and given a GUID at first sight and the uidlist is written, so GUIDs and UIDs stay
+the same on every later run. Mailbox deletion renames the directory out of sight first, so a
+crash never leaves half a mailbox visible.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dmf.errors import NotFoundError, NotPossibleError, Scope
+from dmf.mail.maildir import subscriptions, uidlist
+from dmf.mail.maildir.atomic import os_error, replace
+from dmf.mail.maildir.layout import INBOX, MaildirLayout
+from dmf.mail.maildir.lock import user_lock
+from dmf.mail.maildir.mailbox import UIDLIST_NAME, MaildirMailbox, create_maildir, new_guid
+from dmf.mail.maildir.ownership import Owner
+from dmf.mail.model import HIERARCHY_SEPARATOR, MailboxMeta
+from dmf.mail.storage import Capability
+
+SUBSCRIPTIONS_NAME = "subscriptions"
+USER_LOCK_NAME = "dmf.lock"
+_uidvalidity_lock = threading.Lock()
+_last_uidvalidity = 0
+
+
+class MaildirStorage:
+    capabilities = frozenset({Capability.SETTABLE_UIDS, Capability.MESSAGE_GUIDS,
+                              Capability.MAILBOX_GUIDS, Capability.HARDLINKS,
+                              Capability.SUBSCRIPTIONS, Capability.LOCKING})
+
+    def __init__(self, layout: MaildirLayout, owner: Owner | None = None) -> None:
+        self.layout = layout
+        self.owner = owner
+        self.separator = layout.separator
+        self._open: dict[str, MaildirMailbox] = {}
+        self._raw_dirs: dict[str, Path] = {}  # names listed from dirs that are not mUTF-7
+
+    # ------------------------------------------------------------------ helpers
+
+    def new_uidvalidity(self) -> int:
+        """Time-based and strictly increasing within this process, as Dovecot's are."""
+        global _last_uidvalidity
+        with _uidvalidity_lock:
+            _last_uidvalidity = max(int(time.time()), _last_uidvalidity + 1)
+            return _last_uidvalidity
+
+    def forget(self, name: str, mailbox: MaildirMailbox) -> None:
+        if self._open.get(name) is mailbox:
+            del self._open[name]
+
+    def _dirs(self, name: str) -> tuple[str, Path, Path]:
+        if name in self._raw_dirs:
+            mail_dir = self._raw_dirs[name]
+            relative = mail_dir.relative_to(self.layout.root)
+            return name, mail_dir, (self.layout.control_root / relative)
+        name = self.layout.canonical(name)
+        return name, self.layout.mail_dir(name), self.layout.control_dir(name)
+
+    # ------------------------------------------------------------------ mailboxes
+
+    def list_mailboxes(self) -> list[MailboxMeta]:
+        result = []
+        for name, mail_dir in self.layout.list_dirs():
+            try:
+                self.layout.canonical(name)
+                if self.layout.mail_dir(name) != mail_dir:
+                    self._raw_dirs[name] = mail_dir
+            except NotPossibleError:
+                self._raw_dirs[name] = mail_dir
+            result.append(self._listed_meta(name))
+        return result
+
+    def _listed_meta(self, name: str) -> MailboxMeta:
+        if name in self._open:
+            return self._open[name].meta
+        _, _, control_dir = self._dirs(name)
+        path = control_dir / UIDLIST_NAME
+        try:
+            with open(path, "rb") as handle:
+                header = uidlist.parse_header(handle.readline(), str(path))
+            if header.guid is not None:
+                return MailboxMeta(name, header.guid, header.uidvalidity, header.nextuid)
+        except FileNotFoundError:
+            pass
+        return self.mailbox(name).meta
+
+    def mailbox(self, name: str) -> MaildirMailbox:
+        name, mail_dir, control_dir = self._dirs(name)
+        if name in self._open:
+            return self._open[name]
+        if not mail_dir.is_dir():
+            raise NotFoundError(f"mailbox {name} does not exist", scope=Scope.MAILBOX)
+        box = MaildirMailbox(self, name, mail_dir, control_dir)
+        self._open[name] = box
+        return box
+
+    def create_mailbox(self, name: str, guid: str | None = None,
+                       uidvalidity: int | None = None) -> MaildirMailbox:
+        name, mail_dir, control_dir = self._dirs(name)
+        if (mail_dir / "cur").is_dir() and (control_dir / UIDLIST_NAME).exists():
+            raise NotPossibleError(f"mailbox {name} already exists", scope=Scope.MAILBOX)
+        try:
+            create_maildir(mail_dir, control_dir, self.owner,
+                           folder_marker=name != INBOX and not self.layout.fs_layout)
+            header = uidlist.UidList(uidvalidity or self.new_uidvalidity(), 1,
+                                     guid or new_guid())
+            replace(control_dir / UIDLIST_NAME, uidlist.encode(header), self.owner)
+        except OSError as exc:
+            raise os_error(exc, mail_dir) from None
+        return self.mailbox(name)
+
+    def _family(self, name: str) -> list[tuple[Path, Path]]:
+        """(mail dir, control dir) pairs that move with a Maildir++ mailbox: it and children."""
+        _, mail_dir, control_dir = self._dirs(name)
+        pairs = [(mail_dir, control_dir)]
+        if not self.layout.fs_layout:
+            prefix = mail_dir.name + "."
+            for entry in os.scandir(self.layout.root):
+                if entry.name.startswith(prefix) and entry.is_dir():
+                    relative = entry.name
+                    pairs.append((Path(entry.path), self.layout.control_root / relative))
+        return pairs
+
+    def rename_mailbox(self, old: str, new: str) -> None:
+        old, old_dir, _ = self._dirs(old)
+        new, new_dir, _ = self._dirs(new)
+        if INBOX in (old, new):
+            raise NotPossibleError("renaming INBOX is not supported", scope=Scope.MAILBOX)
+        if not old_dir.is_dir():
+            raise NotFoundError(f"mailbox {old} does not exist", scope=Scope.MAILBOX)
+        if new_dir.exists():
+            raise NotPossibleError(f"mailbox {new} already exists", scope=Scope.MAILBOX)
+        for name in list(self._open):
+            if name == old or name.startswith(old + HIERARCHY_SEPARATOR):
+                self._open[name].close()
+        try:
+            for mail_dir, control_dir in self._family(old):
+                target = self.layout.root / (new_dir.name + mail_dir.name[len(old_dir.name):]) \
+                    if not self.layout.fs_layout else new_dir
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(mail_dir, target)
+                if self.layout.control is not None and control_dir.exists():
+                    control_target = self.layout.control_root / target.relative_to(
+                        self.layout.root)
+                    control_target.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(control_dir, control_target)
+        except OSError as exc:
+            raise os_error(exc, old_dir) from None
+
+    def delete_mailbox(self, name: str) -> None:
+        name, mail_dir, control_dir = self._dirs(name)
+        if name == INBOX:
+            raise NotPossibleError("INBOX cannot be deleted", scope=Scope.MAILBOX)
+        if not mail_dir.is_dir():
+            raise NotFoundError(f"mailbox {name} does not exist", scope=Scope.MAILBOX)
+        if name in self._open:
+            self._open[name].close()
+        try:
+            has_children = self.layout.fs_layout and any(
+                entry.is_dir() and entry.name not in ("cur", "new", "tmp")
+                for entry in os.scandir(mail_dir))
+            if has_children:  # fs layout: keep the children, drop this mailbox's mail
+                for child in ("cur", "new", "tmp"):
+                    shutil.rmtree(mail_dir / child, ignore_errors=True)
+                for entry in os.scandir(control_dir):
+                    if entry.name.startswith("dovecot") and entry.is_file():
+                        os.unlink(entry.path)
+                return
+            for directory in {mail_dir, control_dir}:
+                if directory.exists():
+                    hidden = directory.with_name(f"..dmf-deleted.{os.getpid()}.{directory.name}")
+                    os.rename(directory, hidden)
+                    shutil.rmtree(hidden)
+        except OSError as exc:
+            raise os_error(exc, mail_dir) from None
+
+    # ------------------------------------------------------------------ subscriptions, lock
+
+    def subscriptions(self) -> frozenset[str]:
+        try:
+            content = (self.layout.control_root / SUBSCRIPTIONS_NAME).read_bytes()
+        except FileNotFoundError:
+            return frozenset()
+        return subscriptions.parse(content, self.separator)
+
+    def set_subscriptions(self, names: Iterable[str]) -> None:
+        canonical = {self.layout.canonical(name) for name in names}
+        replace(self.layout.control_root / SUBSCRIPTIONS_NAME, subscriptions.encode(canonical),
+                self.owner)
+
+    @contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        with user_lock(self.layout.control_root / USER_LOCK_NAME, self.owner, timeout):
+            yield
+
+    def close(self) -> None:
+        for box in list(self._open.values()):
+            box.close()

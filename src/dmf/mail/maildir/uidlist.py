@@ -1,0 +1,141 @@
+"""The `dovecot-uidlist` file: which UID each message file has, and the mailbox's UIDVALIDITY,
+next UID and GUID.
+
+Version 3 (written by Dovecot 2.x and by us): a header `3 V<uidvalidity> N<nextuid> G<guid>
+[more header fields]`, then one line per message `<uid> [<key><value>]... :<basename>` with
+one-letter keys (G guid, S size, W vsize, P pop3 uidl, O pop3 order, others kept as they are).
+Version 1 (`1 <uidvalidity> <nextuid>`, lines `<uid> <filename>`) is read, never written.
+
+A corrupt or truncated file is refused with NotPossibleError naming the file and line; we never
+rebuild it ourselves. Dovecot would rebuild it and renumber every message (a new UIDVALIDITY),
+which breaks every client cache and, for a migration, changes what is being migrated; the
+administrator decides (delete the file to let Dovecot or dmf renumber), nothing is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dmf.errors import NotPossibleError
+
+MAX_UID = 0xFFFFFFFE
+
+
+@dataclass(slots=True)
+class UidRecord:
+    uid: int
+    basename: str  # the filename up to ":" (Dovecot's "base filename")
+    fields: dict[str, str] = field(default_factory=dict)  # one-letter key -> value
+
+
+@dataclass(slots=True)
+class UidList:
+    uidvalidity: int
+    nextuid: int
+    guid: str  # 32 lowercase hex digits
+    records: dict[int, UidRecord] = field(default_factory=dict)  # ascending UID order
+    header_extra: list[str] = field(default_factory=list)  # unknown header fields, verbatim
+
+
+@dataclass(frozen=True, slots=True)
+class UidListHeader:
+    uidvalidity: int
+    nextuid: int
+    guid: str | None
+
+
+def _corrupt(path: str, line: int, why: str) -> NotPossibleError:
+    return NotPossibleError(f"corrupt {path} line {line}: {why}")
+
+
+def _parse_header(line: str, path: str) -> tuple[int, UidListHeader, list[str]]:
+    tokens = line.split(" ")
+    version = tokens[0]
+    if version == "1":
+        if len(tokens) != 3 or not tokens[1].isdigit() or not tokens[2].isdigit():
+            raise _corrupt(path, 1, f"bad version 1 header {line!r}")
+        return 1, UidListHeader(int(tokens[1]), int(tokens[2]), None), []
+    if version != "3":
+        raise _corrupt(path, 1, f"unsupported version {version!r}")
+    values: dict[str, str] = {}
+    extra: list[str] = []
+    for token in tokens[1:]:
+        if not token:
+            continue
+        if token[0] in "VNG" and token[0] not in values:
+            values[token[0]] = token[1:]
+        else:
+            extra.append(token)
+    uidvalidity, nextuid = values.get("V", ""), values.get("N", "")
+    if not uidvalidity.isdigit() or not nextuid.isdigit() or int(uidvalidity) == 0 \
+            or int(nextuid) == 0:
+        raise _corrupt(path, 1, f"bad header {line!r} (needs V<uidvalidity> N<nextuid>)")
+    guid = values.get("G")
+    if guid is not None and not _is_guid(guid):
+        raise _corrupt(path, 1, f"bad mailbox GUID {guid!r}")
+    return 3, UidListHeader(int(uidvalidity), int(nextuid), guid), extra
+
+
+def _is_guid(text: str) -> bool:
+    return len(text) == 32 and all(char in "0123456789abcdef" for char in text)
+
+
+def parse_header(first_line: bytes, path: str) -> UidListHeader:
+    """The header alone: what listing mailboxes needs, without reading the records."""
+    return _parse_header(first_line.decode("utf-8", "surrogateescape").rstrip("\n"), path)[1]
+
+
+def parse(content: bytes, path: str) -> tuple[UidList, bool]:
+    """Parse a whole file. Returns the list and whether it had a mailbox GUID (a version 1
+    file or a header without G gets a GUID from the caller, who must then persist it)."""
+    if not content.endswith(b"\n"):
+        raise _corrupt(path, content.count(b"\n") + 1, "truncated (no final newline)")
+    lines = content.decode("utf-8", "surrogateescape").split("\n")
+    lines.pop()
+    version, header, extra = _parse_header(lines[0], path)
+    records: dict[int, UidRecord] = {}
+    previous = 0
+    nextuid = header.nextuid
+    for number, line in enumerate(lines[1:], start=2):
+        if version == 1:
+            head, _, basename = line.partition(" ")
+            basename = basename.partition(":")[0]
+            tokens = [head]
+        else:
+            head, separator, basename = line.partition(" :")
+            if not separator:
+                raise _corrupt(path, number, f"no ' :<filename>' in {line!r}")
+            tokens = head.split(" ")
+        uid_text = tokens[0]
+        if not uid_text.isdigit():
+            raise _corrupt(path, number, f"bad UID {uid_text!r}")
+        uid = int(uid_text)
+        if uid <= previous or uid > MAX_UID:
+            raise _corrupt(path, number, f"UID {uid} out of order or out of range")
+        if not basename or "/" in basename:
+            raise _corrupt(path, number, f"bad filename {basename!r}")
+        fields = {}
+        for token in tokens[1:]:
+            if token:
+                if not "A" <= token[0] <= "Z":
+                    raise _corrupt(path, number, f"bad field {token!r}")
+                fields[token[0]] = token[1:]
+        records[uid] = UidRecord(uid, basename, fields)
+        previous = uid
+        nextuid = max(nextuid, uid + 1)
+    uidlist = UidList(header.uidvalidity, nextuid, header.guid or "", records, extra)
+    return uidlist, header.guid is not None
+
+
+def encode(uidlist: UidList) -> bytes:
+    """The version 3 text Dovecot writes, records in ascending UID order."""
+    header = f"3 V{uidlist.uidvalidity} N{uidlist.nextuid} G{uidlist.guid}"
+    if uidlist.header_extra:
+        header += " " + " ".join(uidlist.header_extra)
+    lines = [header]
+    for uid in sorted(uidlist.records):
+        record = uidlist.records[uid]
+        fields = "".join(f" {key}{value}" for key, value in record.fields.items())
+        lines.append(f"{uid}{fields} :{record.basename}")
+    lines.append("")
+    return "\n".join(lines).encode("utf-8", "surrogateescape")
