@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dmf.errors import DmfError
-from dmf.migration_db.records import ClaimedJob, WrappedPassword
+from dmf.migration_db.records import ClaimedJob, JobRecord
 from dmf.service.metrics import ServiceMetrics
 from dmf.service.worker_config import WorkerConfig, WorkerType
 from dmf.worker.job_context import JobContext, JobOutcome
@@ -18,7 +18,9 @@ from dmf.worker.simulator import simulate_job
 # The details entry of a job that could not be prepared (its password could not be unwrapped).
 PREPARE_STEP = "prepare-job"
 
-PasswordUnwrapper = Callable[[int, WrappedPassword], str]
+# `dmf.migration_db.keys.KeyRing.unwrap_job_password`: the clear password or None; a DmfError
+# naming the key when it cannot be unwrapped.
+PasswordUnwrapper = Callable[[JobRecord], str | None]
 
 
 def imapc_ssl_setting(ssl: bool | None) -> str | None:
@@ -59,8 +61,7 @@ class JobExecutor:
 
     async def __call__(self, claimed: ClaimedJob) -> tuple[bool, list[dict[str, object]]]:
         try:
-            password = None if claimed.job.password is None \
-                else self._unwrap(claimed.job.id, claimed.job.password)
+            password = self._unwrap(claimed.job)
         except DmfError as exc:
             return False, [{PREPARE_STEP: {"success": False, "errors": [str(exc)]}}]
         outcome = await self._run(job_context(claimed, password))

@@ -1,0 +1,134 @@
+"""One `dmf worker` process: the migration database, the loop, and the HTTP endpoints together.
+
+HTTP: the worker serves the shared service endpoints (`/health`, `/metrics`, `/metrics/{name}`,
+`/prometheus`) on `micronaut.server.host`; the port is `micronaut.ssl.port` (the seed's 8443)
+when `micronaut.ssl.enabled` is true, else `micronaut.server.port` (Micronaut's key, default
+8080). uvicorn runs inside the worker's own event loop; the worker, not uvicorn, owns SIGTERM and
+SIGINT, so a signal drains the jobs first and closes the HTTP server last. `/health` reports the
+service DOWN from the moment the worker starts stopping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from dmf.errors import ConfigError
+from dmf.migration_db.keys import KeyRing, StorageKeySource
+from dmf.migration_db.models import BackendStatus
+from dmf.migration_db.repository import MigrationRepository
+from dmf.service.endpoints import install_service
+from dmf.service.health import HealthProbe
+from dmf.service.metrics import ServiceMetrics
+from dmf.service.serve import build_server, tls_files
+from dmf.service.worker_config import InitialState, PollerType, WorkerConfig
+from dmf.worker.execution import JobExecutor
+from dmf.worker.poller import DatabaseBackendLink, DatabaseFeed
+from dmf.worker.service import HEARTBEAT_TIMEOUT_INTERVALS, JobFeed, WorkerService
+from dmf.worker.simulator import SimulatedFeed
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: WorkerConfig, registry: CollectorRegistry, repository: MigrationRepository,
+               service_up: object) -> FastAPI:
+    """The worker's HTTP app: only the service endpoints (the worker has no API of its own)."""
+    app = FastAPI(title="dmf worker", openapi_url=None, docs_url=None, redoc_url=None)
+    probe = HealthProbe(application=config.micronaut.application.name,
+                        settings=config.endpoints.health, engine=repository.engine,
+                        service_up=service_up)  # type: ignore[arg-type]
+    install_service(app, config.service_http(), registry, probe)
+    return app
+
+
+def memberid_of(config: WorkerConfig) -> str:
+    memberid = config.dmf.worker.identity.memberid
+    if not memberid:
+        raise ConfigError("dmf.worker.identity.memberid: required: the worker registers as "
+                          "backend <target>/<memberid>")
+    return memberid
+
+
+def open_repository(config: WorkerConfig) -> MigrationRepository:
+    source = config.datasources.default
+    password = source.password.get_secret_value() if source.password is not None else None
+    repository = MigrationRepository.connect(source.url, source.username, password)
+    repository.upgrade()
+    return repository
+
+
+async def run_worker(config: WorkerConfig, *, serve_http: bool = True) -> int:
+    """Run until STOP, SIGTERM or SIGINT; returns the number of jobs abandoned at shutdown."""
+    worker = config.dmf.worker
+    memberid = memberid_of(config)
+    refresh = worker.jobs.cache.refresh.total_seconds()
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(
+        max_workers=config.micronaut.executors.worker_executor.number_of_threads,
+        thread_name_prefix="worker-executor"))
+    repository = await asyncio.to_thread(open_repository, config)
+    try:
+        registry = CollectorRegistry()
+        metrics = ServiceMetrics(registry)
+        metrics.watch_connection_pool(repository.engine.pool)
+        link = DatabaseBackendLink(
+            repository, target=worker.identity.target, memberid=memberid,
+            initial_state=BackendStatus.STARTED if worker.state.initial is InitialState.STARTED
+            else BackendStatus.STOPPED,
+            max_threads=worker.jobs.max, state_type=worker.state.type)
+        feed: JobFeed
+        if worker.jobs.poller.type is PollerType.SIMULATOR:
+            feed = SimulatedFeed(worker.jobs.poller.simulator, worker.identity.target,
+                                 worker.source_names[0])
+        else:
+            feed = DatabaseFeed(repository, backend_name=link.name,
+                                target=worker.identity.target, sources=worker.source_names,
+                                heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_INTERVALS * refresh)
+        keyring = KeyRing({
+            name: StorageKeySource(entry.file, entry.secret.get_secret_value()
+                                   if entry.secret is not None else None)
+            for name, entry in worker.crypto.storage_keys.items()})
+        service = WorkerService(
+            link=link, feed=feed, run_job=JobExecutor(config, metrics, keyring.unwrap_job_password),
+            metrics=metrics, refresh_seconds=refresh, cache_size=worker.jobs.cache.size,
+            termination_timeout_seconds=worker.jobs.termination.timeout / 1000)
+        service.install_signal_handlers()
+        if not serve_http:
+            return await service.run()
+        app = create_app(config, registry, repository,
+                         lambda: service.status is not BackendStatus.STOPPING)
+        return await _run_with_http(service, app, config)
+    finally:
+        await asyncio.to_thread(repository.close)
+
+
+async def _run_with_http(service: WorkerService, app: FastAPI, config: WorkerConfig) -> int:
+    with tls_files(config.micronaut.ssl) as tls:
+        server = build_server(app, config.micronaut.server.host, config.http_port, tls,
+                              log_level="warning")
+        # The worker handles the signals (drain first); uvicorn must not take them over.
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+        http = asyncio.create_task(server.serve(), name="http")
+        while not server.started:
+            if http.done():
+                await _http_failure(http, config)
+            await asyncio.sleep(0.02)
+        try:
+            return await service.run()
+        finally:
+            server.should_exit = True
+            await http
+
+
+async def _http_failure(http: asyncio.Task[None], config: WorkerConfig) -> None:
+    """uvicorn logs why it could not listen and ends with SystemExit; say it as a ConfigError."""
+    with contextlib.suppress(SystemExit):
+        await http
+    key = "micronaut.ssl.port" if config.micronaut.ssl.enabled else "micronaut.server.port"
+    raise ConfigError(f"{key}: cannot serve HTTP on {config.micronaut.server.host}:"
+                      f"{config.http_port}")
