@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 
 from dmf.dsync import apply
@@ -24,7 +24,7 @@ from dmf.dsync.options import MailboxResult, SyncMode, SyncOptions, SyncResult
 from dmf.dsync.plan import DateWindow, LocalCopy, MailboxPlan, plan_mailbox, unchanged
 from dmf.dsync.report import SilentReporter, SyncReporter
 from dmf.dsync.state import MailboxState, SyncState, decode_state, encode_state
-from dmf.dsync.tree import TreePlan, plan_tree
+from dmf.dsync.tree import INBOX, TreePlan, plan_tree
 from dmf.errors import DmfError, NotPossibleError, Scope
 from dmf.mail.model import MailboxMeta, MessageMeta
 from dmf.mail.storage import Capability, Mailbox, Storage
@@ -102,6 +102,7 @@ class _Run:
         subscribed = self.both(Capability.SUBSCRIPTIONS)
         source_subs = self.source.subscriptions() if subscribed else None
         refused: set[str] = set()
+        self.create_inbox(source_list)
         rounds = 2 * len(source_list) + 8
         while True:
             dest_list = self.dest.list_mailboxes()
@@ -121,7 +122,16 @@ class _Run:
             for wanted in plan.creates:
                 self.create(wanted, refused)
 
-    def create(self, wanted: MailboxMeta, refused: set[str]) -> None:
+    def create_inbox(self, source_list: list[MailboxMeta]) -> None:
+        """Stores make INBOX exist implicitly, and listing it may give it a GUID of its own:
+        create it first with the source's GUID and UIDVALIDITY (a no-op if it is there)."""
+        inbox = next((m for m in source_list if m.name == INBOX), None)
+        if inbox is None or not self.selection.covers(inbox.name, inbox.guid):
+            return
+        with suppress(DmfError):  # it exists already: the tree plan pairs it by name
+            self.create(inbox, set(), quiet=True)
+
+    def create(self, wanted: MailboxMeta, refused: set[str], quiet: bool = False) -> None:
         guid = wanted.guid if Capability.MAILBOX_GUIDS in self.dest.capabilities else None
         uidvalidity = (wanted.uidvalidity if Capability.SETTABLE_UIDS in self.dest.capabilities
                        else None)
@@ -129,6 +139,8 @@ class _Run:
             self.dest_boxes[wanted.name] = self.dest.create_mailbox(wanted.name, guid,
                                                                     uidvalidity)
         except DmfError as exc:
+            if quiet:
+                raise
             refused.add(wanted.name)
             self.fail(wanted.name, exc)
             return

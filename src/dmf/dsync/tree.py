@@ -6,6 +6,10 @@ rename on the destination, not a delete and a copy), else by name. A destination
 way of a name the source needs is first moved to a temporary name; every deletion is left to
 the end of the run, so messages of doomed mailboxes can still serve as local copies.
 
+INBOX cannot be renamed or deleted in most stores: it is always matched by name, and a GUID
+difference there is reported as a warning (the brain creates a missing INBOX with the source's
+GUID before the first listing, so this happens only to a destination that had its own INBOX).
+
 Renames are planned one at a time: stores may move children along with their parent, so the
 caller applies the first rename, lists again and plans again until nothing is left to move.
 """
@@ -19,6 +23,8 @@ from dmf.dsync.masks import MailboxSelection
 from dmf.mail.model import MailboxMeta
 
 TEMP_PREFIX = "dmf-moving-"
+INBOX = "INBOX"
+INBOX_GUID_DIFFERS = "the destination's INBOX has another mailbox GUID, which cannot be changed"
 REFUSED_BY_DOVECOT = "name begins with '~', which Dovecot refuses; copied as is"
 
 
@@ -60,7 +66,9 @@ def plan_tree(source: Iterable[MailboxMeta], dest: Iterable[MailboxMeta],
     dest_in = [m for m in dest_all if selection.covers(m.name, m.guid)]
     taken = {m.name for m in dest_all}
 
-    key = (lambda m: m.guid) if match_by_guid else (lambda m: m.name)
+    def key(meta: MailboxMeta) -> str:
+        return meta.guid if match_by_guid and meta.name != INBOX else meta.name
+
     dest_by_key = {key(m): m for m in dest_in}
     dest_by_name = {m.name: m for m in dest_in}
     out_of_scope = taken - dest_by_name.keys()
@@ -74,6 +82,9 @@ def plan_tree(source: Iterable[MailboxMeta], dest: Iterable[MailboxMeta],
         if wanted.name.startswith("~"):
             warnings.append((wanted.name, REFUSED_BY_DOVECOT))
         held = dest_by_key.get(key(wanted))
+        if held is not None and held.name == INBOX and held.guid != wanted.guid \
+                and match_by_guid:
+            warnings.append((INBOX, INBOX_GUID_DIFFERS))
         if held is not None:
             matched.add(held.name)
             if held.name == wanted.name:
@@ -84,14 +95,14 @@ def plan_tree(source: Iterable[MailboxMeta], dest: Iterable[MailboxMeta],
         occupant = dest_by_name.get(wanted.name)
         if wanted.name in out_of_scope:
             warnings.append((wanted.name, "an excluded destination mailbox holds this name"))
-        elif occupant is not None:  # another mailbox is in the way: move it aside first
+        elif occupant is not None and occupant.name != INBOX:  # in the way: move it aside
             rename = (occupant.name, _temp_name(occupant, taken))
         elif held is not None:
             rename = (held.name, wanted.name)
         else:
             creates.append(wanted)
 
-    deletes = tuple(m for m in dest_in if m.name not in matched)
+    deletes = tuple(m for m in dest_in if m.name not in matched and m.name != INBOX)
     subscriptions = None
     if source_subscriptions is not None and dest_subscriptions is not None:
         scoped_names = ({m.name for m in source_in} | {m.name for m in dest_in}
