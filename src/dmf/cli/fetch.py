@@ -136,21 +136,22 @@ def read_header_block(mailbox: Mailbox, uid: int) -> bytes:
 
 
 def header_values(header: bytes, name: str) -> list[str]:
-    """Every value of header `name`, unfolded (line ends removed), leading space stripped."""
+    """Every value of header `name` as doveadm prints it: leading blanks after the colon
+    dropped, folded lines kept as LF plus the continuation line, CRs removed."""
     wanted = name.lower().encode("ascii", "replace")
-    values: list[bytes] = []
-    current: bytearray | None = None
-    for line in header.splitlines(keepends=True):
+    values: list[list[bytes]] = []
+    current: list[bytes] | None = None
+    for line in header.splitlines():
         if line[:1] in (b" ", b"\t"):
             if current is not None:
-                current += line.rstrip(b"\r\n")
+                current.append(line)
             continue
         current = None
         key, sep, value = line.partition(b":")
         if sep and key.strip().lower() == wanted:
-            current = bytearray(value.lstrip(b" \t").rstrip(b"\r\n"))
-            values.append(current)  # type: ignore[arg-type]
-    return [bytes(v).decode("utf-8", "replace") for v in values]
+            current = [value.lstrip(b" \t")]
+            values.append(current)
+    return [b"\n".join(lines).decode("utf-8", "replace") for lines in values]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +216,7 @@ def _message_part(item: FetchSubject, name: str) -> str:
     if end < 2:
         end = len(content)
     part = {"hdr": content[:end], "body": content[end:], "text": content}[name]
-    return part.decode("utf-8", "replace")
+    return part.replace(b"\r\n", b"\n").decode("utf-8", "replace")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
