@@ -98,7 +98,12 @@ def _timestamp() -> DateTime:
     return DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
-_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_nopad_bin"}
+# The "mariadb" dialect (mariadb+pymysql URLs) reads only mariadb_ options, "mysql" only mysql_.
+_TABLE_OPTIONS = {
+    f"{dialect}_{option}": value
+    for dialect in ("mysql", "mariadb")
+    for option, value in (("charset", "utf8mb4"), ("collate", "utf8mb4_nopad_bin"))
+}
 
 
 class Base(DeclarativeBase):

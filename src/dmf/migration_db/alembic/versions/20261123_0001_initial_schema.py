@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_sources")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_nopad_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_nopad_bin",
     )
     op.create_table(
         "targets",
@@ -35,6 +37,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_targets")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_nopad_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_nopad_bin",
     )
     op.create_table(
         "backends",
@@ -61,6 +65,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("target", "memberid", name=op.f("uq_backends_target_memberid")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_nopad_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_nopad_bin",
     )
     op.create_table(
         "jobs",
@@ -98,6 +104,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_nopad_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_nopad_bin",
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index(
@@ -129,6 +137,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("source", "host", name=op.f("uq_source_hosts_source_host")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_nopad_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_nopad_bin",
     )
     op.create_table(
         "running_users",
@@ -141,6 +151,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("target", "uid", name=op.f("pk_running_users")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_nopad_bin",
+        mariadb_charset="utf8mb4",
+        mariadb_collate="utf8mb4_nopad_bin",
     )
 
 
