@@ -115,13 +115,12 @@ def open_storage(location: str, *, user: str, home: str | None,
         raise ConfigError(f"mail location {location!r}: unknown mail format {scheme!r}")
     layout = parse_maildir(location, user=user, home=home)
     inbox = layout.mail_dir(INBOX)
-    if not layout.root.is_dir() or not inbox.is_dir():
-        if not create:
-            raise NotFoundError(f"mail location {location!r}: {layout.root} does not exist")
+    if not create and (not layout.root.is_dir() or not inbox.is_dir()):
+        raise NotFoundError(f"mail location {location!r}: {layout.root} does not exist")
+    if create:
         make_dirs(layout.root, owner)
-        storage = MaildirStorage(layout, owner)
-        storage.create_mailbox(INBOX)
-        return storage
     if create and not (inbox / "cur").is_dir():
+        # directories only: INBOX's uidlist (GUID, UIDVALIDITY) comes from create_mailbox()
+        # or from the first scan
         create_maildir(inbox, layout.control_dir(INBOX), owner, folder_marker=False)
     return MaildirStorage(layout, owner)

@@ -3,22 +3,27 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import functools
 import os
 from pathlib import Path
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_syncfs = getattr(_libc, "syncfs", None)
+
+@functools.cache
+def _syncfs():  # type: ignore[no-untyped-def]
+    """libc's syncfs, loaded on first use (ctypes costs import time a no-change run avoids)."""
+    import ctypes
+
+    return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
 
 
 def sync_filesystem(directory: Path, files: list[Path]) -> None:
     """Flush the filesystem holding `directory` (all of `files` with it) to stable storage;
     falls back to fsync of each file where syncfs(2) is missing."""
-    if _syncfs is not None:
+    syncfs = _syncfs()
+    if syncfs is not None:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            if _syncfs(fd) == 0:
+            if syncfs(fd) == 0:
                 return
         finally:
             os.close(fd)

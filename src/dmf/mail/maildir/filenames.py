@@ -8,6 +8,7 @@ by `dovecot-keywords`. Letters are written sorted, as Dovecot writes them.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from itertools import count
@@ -27,22 +28,16 @@ def split(filename: str) -> tuple[str, str]:
     return base, info[2:] if info.startswith(FLAGS_PREFIX) else ""
 
 
-def _number_field(base: str, key: str) -> int | None:
-    start = base.find(key)
-    if start < 0:
-        return None
-    start += len(key)
-    end = start
-    while end < len(base) and base[end].isdigit():
-        end += 1
-    return int(base[start:end]) if end > start else None
+_SIZE_FIELD = re.compile(r",([SW])=(\d+)")
 
 
 def sizes(base: str) -> tuple[int | None, int | None]:
     """(size, vsize) from `,S=` and `,W=` in a basename, None where absent."""
     if "," not in base:
         return None, None
-    return _number_field(base, ",S="), _number_field(base, ",W=")
+    found = dict(_SIZE_FIELD.findall(base))
+    size, vsize = found.get("S"), found.get("W")
+    return (int(size) if size else None), (int(vsize) if vsize else None)
 
 
 def with_letters(filename: str, letters: str) -> str:

@@ -23,7 +23,6 @@ import errno
 import os
 import socket
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +70,7 @@ class _Batch:
 
 
 def new_guid() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def _our_dead_tmp(name: str, now: float, mtime: float) -> bool:
@@ -89,6 +88,15 @@ def _our_dead_tmp(name: str, now: float, mtime: float) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _flag_sets(letters: str, names: dict[int, str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(system flags, keywords) of the flag letters of a filename."""
+    flags = frozenset(filenames.FLAG_BY_LETTER[char] for char in letters
+                      if char in filenames.FLAG_BY_LETTER)
+    keyword_set = frozenset(names[ord(char) - 97] for char in letters
+                            if "a" <= char <= "z" and ord(char) - 97 in names)
+    return flags, keyword_set
 
 
 def _time_order(name: str) -> tuple[int, int, str]:
@@ -125,27 +133,27 @@ class MaildirMailbox:
     def messages(self, since_modseq: int = 0) -> Iterator[MessageMeta]:
         current = self._load()
         names = self._keyword_names()
+        flag_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        records = current.records
         for uid in sorted(self._files):
             found = self._files[uid]
-            record = current.records[uid]
-            base, letters = filenames.split(found.name)
-            flags = frozenset(filenames.FLAG_BY_LETTER[char] for char in letters
-                              if char in filenames.FLAG_BY_LETTER)
-            keyword_set = frozenset(names[ord(char) - 97] for char in letters
-                                    if "a" <= char <= "z" and ord(char) - 97 in names)
+            fields = records[uid].fields
+            base, _, info = found.name.partition(":")
+            letters = info[2:] if info.startswith("2,") else ""
+            flag_sets = flag_cache.get(letters)
+            if flag_sets is None:
+                flag_sets = flag_cache[letters] = _flag_sets(letters, names)
             size, vsize = filenames.sizes(base)
             status = self._stat(found)
             if size is None:
-                size = int(record.fields["S"]) if record.fields.get("S", "").isdigit() \
-                    else status.st_size
-            if vsize is None and record.fields.get("W", "").isdigit():
-                vsize = int(record.fields["W"])
-            order = record.fields.get("O", "")
+                size = int(fields["S"]) if fields.get("S", "").isdigit() else status.st_size
+            if vsize is None and fields.get("W", "").isdigit():
+                vsize = int(fields["W"])
+            order = fields.get("O", "") if fields else ""
             yield MessageMeta(
-                uid=uid, guid=record.fields.get("G") or base, flags=flags, keywords=keyword_set,
-                internal_date=int(status.st_mtime), size=size, vsize=vsize,
-                pop3_uidl=record.fields.get("P"),
-                pop3_order=int(order) if order.isdigit() else None)
+                uid, fields.get("G") or base if fields else base, flag_sets[0], flag_sets[1],
+                int(status.st_mtime), size, vsize, 0, fields.get("P") if fields else None,
+                int(order) if order.isdigit() else None)
 
     def _stat(self, found: _File) -> os.stat_result:
         try:

@@ -106,8 +106,9 @@ class MaildirStorage:
     def create_mailbox(self, name: str, guid: str | None = None,
                        uidvalidity: int | None = None) -> MaildirMailbox:
         name, mail_dir, control_dir = self._dirs(name)
-        if (mail_dir / "cur").is_dir() and (control_dir / UIDLIST_NAME).exists():
+        if (control_dir / UIDLIST_NAME).exists() or name in self._open:
             raise NotPossibleError(f"mailbox {name} already exists", scope=Scope.MAILBOX)
+        # a directory without a uidlist (a fresh INBOX) takes the GUID and UIDVALIDITY given
         try:
             create_maildir(mail_dir, control_dir, self.owner,
                            folder_marker=name != INBOX and not self.layout.fs_layout)

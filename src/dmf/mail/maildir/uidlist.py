@@ -105,7 +105,7 @@ def parse(content: bytes, path: str) -> tuple[UidList, bool]:
             head, separator, basename = line.partition(" :")
             if not separator:
                 raise _corrupt(path, number, f"no ' :<filename>' in {line!r}")
-            tokens = head.split(" ")
+            tokens = head.split(" ") if " " in head else [head]
         uid_text = tokens[0]
         if not uid_text.isdigit():
             raise _corrupt(path, number, f"bad UID {uid_text!r}")
@@ -114,7 +114,7 @@ def parse(content: bytes, path: str) -> tuple[UidList, bool]:
             raise _corrupt(path, number, f"UID {uid} out of order or out of range")
         if not basename or "/" in basename:
             raise _corrupt(path, number, f"bad filename {basename!r}")
-        fields = {}
+        fields: dict[str, str] = {}
         for token in tokens[1:]:
             if token:
                 if not "A" <= token[0] <= "Z":
