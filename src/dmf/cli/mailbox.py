@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
@@ -101,6 +102,20 @@ def selected_mailboxes(storage: Storage,
 
 def _printer_kind(session: Session, default: str) -> str:
     return session.options.formatter or default
+
+
+def filesystem_path(storage: Storage, name: str, path_type: str) -> Path | None:
+    """Where a file-based store keeps the mailbox (its `layout`); None for `alt`, as dmf
+    writes no alternate storage. Index files live with the mail, as dmf writes none."""
+    layout = getattr(storage, "layout", None)
+    if layout is None:
+        raise NotPossibleError(f"Mailbox {name}: this store has no filesystem paths")
+    canonical = layout.canonical(name)
+    if path_type == "alt":
+        return None
+    if path_type == "control":
+        return layout.control_dir(canonical)
+    return layout.mail_dir(canonical)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -200,10 +215,7 @@ def path(ctx: click.Context, user: str | None, path_type: str, name: str) -> Non
     session = start(ctx)
     storage = _open_user_store(session, user)
     try:
-        locate = getattr(storage, "mailbox_path", None)
-        if locate is None:
-            raise NotPossibleError(f"Mailbox {name}: this store has no filesystem paths")
-        found = locate(internal_name(name, storage), path_type)
+        found = filesystem_path(storage, internal_name(name, storage), path_type)
         printer = make_printer(_printer_kind(session, "flow"),
                                [Column("path", hide_title=True)], sys.stdout)
         if found is not None:

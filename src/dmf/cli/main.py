@@ -12,6 +12,7 @@ import sys
 import click
 
 from dmf.cli.context import GlobalOptions
+from dmf.errors import ConfigError, DmfError
 
 # name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
@@ -76,7 +77,8 @@ def cli(ctx: click.Context, debug: bool, verbose: bool, settings: tuple[str, ...
     try:
         parsed = tuple(parse_setting(s) for s in settings)
     except click.BadParameter as exc:
-        raise click.UsageError(exc.format_message()) from exc
+        # doveadm: "Error reading configuration: Invalid -o parameter": a config error (78)
+        raise ConfigError(exc.format_message()) from None
     ctx.obj = GlobalOptions(debug=debug, verbose=verbose, settings=parsed,
                             formatter=formatter, config_file=config_file)
 
@@ -84,7 +86,8 @@ def cli(ctx: click.Context, debug: bool, verbose: bool, settings: tuple[str, ...
 def main(argv: list[str] | None = None) -> None:
     """Console script: click's usage errors exit 64 as doveadm's do."""
     try:
-        cli.main(args=argv, prog_name="dmf", standalone_mode=False)
+        # without standalone mode click returns (not raises) a command's ctx.exit(code)
+        code = cli.main(args=argv, prog_name="dmf", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -92,4 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(64 if isinstance(exc, click.UsageError) else 1)
     except click.exceptions.Abort:
         sys.exit(1)
-    sys.exit(0)
+    except DmfError as exc:  # raised before a command runs, e.g. a malformed -o
+        from dmf.cli.run import report
+
+        sys.exit(report(exc))
+    sys.exit(code if isinstance(code, int) else 0)

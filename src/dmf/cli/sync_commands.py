@@ -29,7 +29,6 @@ from dmf.dsync.dates import parse_date
 from dmf.dsync.options import SyncMode, SyncOptions
 from dmf.errors import EXIT_OK, UsageError
 from dmf.mail.storage import Storage
-from dmf.mail.userdb import expand_variables
 
 _GUID = re.compile(r"[0-9a-fA-F]{32}")
 
@@ -69,19 +68,14 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
                          options=options)
 
 
-def location_path(location: str, user: str, home: str | None) -> Path | None:
-    """The directory a `driver:PATH[:KEY=VALUE]...` location names, `~` and %-variables
-    expanded; None when it names none (a bare driver)."""
-    _, sep, rest = location.partition(":")
-    if not sep:
+def destination_root(location: str, user: str, home: str | None) -> Path | None:
+    """The directory a maildir location names (None for other formats, which open_storage
+    refuses with its own error)."""
+    if not location.lower().startswith("maildir:"):
         return None
-    raw = rest.split(":", 1)[0]
-    if not raw:
-        return None
-    raw = expand_variables(raw, user, home)
-    if raw == "~" or raw.startswith("~/"):
-        raw = (home or os.path.expanduser("~")) + raw[1:]
-    return Path(raw)
+    from dmf.mail.location import parse_maildir
+
+    return parse_maildir(location, user=user, home=home).root
 
 
 def parent_owner(path: Path | None) -> tuple[int, int] | None:
@@ -115,8 +109,7 @@ def backup_user(session: Session, request: BackupRequest, mail_user: MailUser) -
     source_location, dest_location = (other, own) if request.reverse else (own, other)
     owner = mail_user.owner
     if owner is None and os.geteuid() == 0:
-        owner = parent_owner(location_path(dest_location or "", mail_user.name,
-                                           mail_user.home))
+        owner = parent_owner(destination_root(dest_location, mail_user.name, mail_user.home))
     source = open_store(source_location, user=mail_user.name, home=mail_user.home)
     try:
         dest = open_store(dest_location, user=mail_user.name, home=mail_user.home,
@@ -128,8 +121,8 @@ def backup_user(session: Session, request: BackupRequest, mail_user: MailUser) -
             started = time.monotonic()
             try:
                 result = sync_user(source, dest, _localize(request.options, source), reporter)
-            except BaseException:
-                reporter.finish(None)
+            except BaseException as exc:
+                reporter.finish(getattr(exc, "sync_result", None))
                 raise
             if not result.seconds:
                 result.seconds = time.monotonic() - started
