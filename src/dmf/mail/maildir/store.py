@@ -85,8 +85,7 @@ class MaildirStorage:
         _, _, control_dir = self._dirs(name)
         path = control_dir / UIDLIST_NAME
         try:
-            with open(path, "rb") as handle:
-                header = uidlist.parse_header(handle.readline(), str(path))
+            header = uidlist.read_header(str(path))
             if header.guid is not None:
                 return MailboxMeta(name, header.guid, header.uidvalidity, header.nextuid)
         except FileNotFoundError:
@@ -106,9 +105,12 @@ class MaildirStorage:
     def create_mailbox(self, name: str, guid: str | None = None,
                        uidvalidity: int | None = None) -> MaildirMailbox:
         name, mail_dir, control_dir = self._dirs(name)
-        if (control_dir / UIDLIST_NAME).exists() or name in self._open:
+        if (control_dir / UIDLIST_NAME).exists() and not self._never_used(name):
             raise NotPossibleError(f"mailbox {name} already exists", scope=Scope.MAILBOX)
-        # a directory without a uidlist (a fresh INBOX) takes the GUID and UIDVALIDITY given
+        # a mailbox that exists but never held a message (a fresh INBOX) adopts the GUID and
+        # UIDVALIDITY given, so a backup's INBOX gets the source's
+        if name in self._open:
+            self._open[name].close()
         try:
             create_maildir(mail_dir, control_dir, self.owner,
                            folder_marker=name != INBOX and not self.layout.fs_layout)
@@ -118,6 +120,10 @@ class MaildirStorage:
         except OSError as exc:
             raise os_error(exc, mail_dir) from None
         return self.mailbox(name)
+
+    def _never_used(self, name: str) -> bool:
+        box = self.mailbox(name)
+        return box.meta.uidnext == 1 and next(box.messages(), None) is None
 
     def _family(self, name: str) -> list[tuple[Path, Path]]:
         """(mail dir, control dir) pairs that move with a Maildir++ mailbox: it and children."""

@@ -80,9 +80,21 @@ def _is_guid(text: str) -> bool:
     return len(text) == 32 and all(char in "0123456789abcdef" for char in text)
 
 
-def parse_header(first_line: bytes, path: str) -> UidListHeader:
-    """The header alone: what listing mailboxes needs, without reading the records."""
-    return _parse_header(first_line.decode("utf-8", "surrogateescape").rstrip("\n"), path)[1]
+def read_header(path: str) -> UidListHeader:
+    """The header and the last record's UID, without reading the other records: what listing
+    mailboxes needs. Dovecot appends records without rewriting the header, so its N can lag
+    behind the last UID; the next UID is the larger of the two."""
+    with open(path, "rb") as handle:
+        first_line = handle.readline()
+        size = handle.seek(0, 2)
+        handle.seek(max(len(first_line), size - 4096))
+        tail = handle.read()
+    header = _parse_header(first_line.decode("utf-8", "surrogateescape").rstrip("\n"), path)[1]
+    last_line = tail.rstrip(b"\n").rpartition(b"\n")[2]
+    last_uid = last_line.partition(b" ")[0]
+    if tail and last_uid.isdigit() and int(last_uid) >= header.nextuid:
+        return UidListHeader(header.uidvalidity, int(last_uid) + 1, header.guid)
+    return header
 
 
 def parse(content: bytes, path: str) -> tuple[UidList, bool]:

@@ -1,0 +1,96 @@
+"""Differential tests against Debian's real doveadm: what dmf writes, Dovecot reads with the
+same UIDs, GUIDs, flags, keywords and dates; what Dovecot writes, dmf reads identically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dmf.mail.location import open_storage
+from dmf.mail.maildir.store import MaildirStorage
+from tests.mail.copying import copy_all
+from tests.mail.doveadm import Doveadm, FetchedMessage, chown_tree
+
+
+def dmf_view(storage: MaildirStorage, name: str) -> list[FetchedMessage]:
+    return [FetchedMessage(message.uid, message.guid, message.flags | message.keywords,
+                           message.internal_date, message.size)
+            for message in storage.mailbox(name).messages()]
+
+
+def on_disk_name(storage: MaildirStorage, name: str) -> str:
+    return name.replace("/", storage.separator)
+
+
+def assert_same_as_doveadm(storage: MaildirStorage, location: str, doveadm: Doveadm) -> None:
+    metas = {meta.name: meta for meta in storage.list_mailboxes()}
+    ours = {on_disk_name(storage, name) for name in metas}
+    theirs = set(doveadm.mailboxes(location))
+    # doveadm also lists implied parents (\NoSelect) that have no directory of their own
+    assert ours <= theirs
+    assert all(any(other.startswith(extra + storage.separator) for other in ours)
+               for extra in theirs - ours)
+    status = doveadm.status(location, "uidvalidity uidnext guid messages")
+    for name, meta in metas.items():
+        row = status[on_disk_name(storage, name)]
+        assert (int(row["uidvalidity"]), int(row["uidnext"]), row["guid"]) == \
+            (meta.uidvalidity, meta.uidnext, meta.guid), name
+        assert doveadm.fetch(location, on_disk_name(storage, name)) == dmf_view(storage, name)
+
+
+def test_tree_written_by_dmf_reads_the_same_in_doveadm(tmp_path: Path, sample_maildir: Path,
+                                                        doveadm: Doveadm) -> None:
+    source = open_storage(f"maildir:{sample_maildir}", user="u", home=None)
+    destination = open_storage(f"maildir:{tmp_path}/dest", user="u", home=None, create=True)
+    copy_all(source, destination)
+    copy = doveadm.copy(tmp_path / "dest", "dest")
+    assert_same_as_doveadm(source, f"maildir:{copy}", doveadm)
+    reread = open_storage(f"maildir:{tmp_path}/dest", user="u", home=None)
+    for meta in source.list_mailboxes():
+        assert dmf_view(reread, meta.name) == dmf_view(source, meta.name)
+    subscribed = doveadm.run(f"maildir:{copy}", "mailbox", "list", "-s").split()
+    assert sorted(subscribed) == sorted(on_disk_name(source, name)
+                                        for name in source.subscriptions())
+
+
+def test_fs_layout_written_by_dmf_reads_the_same_in_doveadm(tmp_path: Path,
+                                                            sample_maildir: Path,
+                                                            doveadm: Doveadm) -> None:
+    source = open_storage(f"maildir:{sample_maildir}", user="u", home=None)
+    destination = open_storage(f"maildir:{tmp_path}/fs:LAYOUT=fs", user="u", home=None,
+                               create=True)
+    assert destination.separator == "/"
+    copy_all(source, destination)
+    copy = doveadm.copy(tmp_path / "fs", "fs")
+    location = f"maildir:{copy}:LAYOUT=fs"
+    assert_same_as_doveadm(destination, location, doveadm)
+
+
+def test_tree_written_by_doveadm_reads_the_same_in_dmf(tmp_path: Path, sample_maildir: Path,
+                                                       doveadm: Doveadm) -> None:
+    source = doveadm.copy(sample_maildir, "source")
+    backup = doveadm.workdir / "by-doveadm"
+    backup.mkdir()
+    chown_tree(backup)
+    doveadm.run(f"maildir:{source}", "backup", f"maildir:{backup}/Maildir")
+    location = f"maildir:{backup}/Maildir"
+    doveadm.run(location, "flags", "add", "\\Flagged $Important", "mailbox", "Sent", "1:3")
+    doveadm.run(location, "mailbox", "create", "Neu.Ordner")
+    doveadm.run(location, "save", "-m", "Neu.Ordner", stdin=b"Subject: saved\n\nby doveadm\n")
+    storage = open_storage(location, user="u", home=None)
+    copy = doveadm.copy(backup / "Maildir", "copy")
+    assert_same_as_doveadm(storage, f"maildir:{copy}", doveadm)
+    flagged = [m for m in storage.mailbox("Sent").messages() if "$Important" in m.keywords]
+    assert len(flagged) == 3
+
+
+def test_recent_count_matches_doveadm(tmp_path: Path, sample_maildir: Path,
+                                      doveadm: Doveadm) -> None:
+    # a delivery after the uidlist was written: not in the uidlist yet, so \Recent
+    (sample_maildir / "cur" / "1800000000.M1P1.late:2,S").write_bytes(b"Subject: late\n\n.\n")
+    copy = doveadm.copy(sample_maildir, "copy")  # before dmf numbers the new files
+    storage = open_storage(f"maildir:{sample_maildir}", user="u", home=None)
+    names = [meta.name for meta in storage.list_mailboxes()]
+    counts = {name: storage.mailbox(name).recent_count() for name in names}
+    status = doveadm.status(f"maildir:{copy}", "recent")
+    assert {name: int(status[on_disk_name(storage, name)]["recent"]) for name in names} == counts
+    assert any(counts.values())
