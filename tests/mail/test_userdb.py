@@ -16,9 +16,11 @@ from dmf.mail.userdb import (
     userdb_from_settings,
 )
 
-PASSWD_FILE = """\
-# comment
-alice:{PLAIN}pw:5000:5000::/home/alice::userdb_mail=maildir:~/Maildir:LAYOUT=fs userdb_mail_replica=maildir:/backup/%u nopass
+PASSWD_FILE = (
+    "# comment\n"
+    "alice:{PLAIN}pw:5000:5000::/home/alice::userdb_mail=maildir:~/Maildir:LAYOUT=fs "
+    "userdb_mail_replica=maildir:/backup/%u nopass\n"
+) + """\
 bob:{PLAIN}pw:5001:5001::/home/bob
 carol:{PLAIN}pw:5002:5002::/home/carol:::maildir:/old/format:INBOX=/x
 root:{PLAIN}pw:0:0::/root

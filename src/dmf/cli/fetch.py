@@ -20,6 +20,7 @@ from dmf.cli.formatters import Column, make_printer
 from dmf.cli.mail_user import default_user, lookup_user
 from dmf.cli.run import guarded, report
 from dmf.cli.session import display_name, open_store, start
+from dmf.cli.sizes import virtual_size
 from dmf.errors import UsageError
 from dmf.mail.model import DELETED, FLAGGED, SEEN, SYSTEM_FLAGS, MailboxMeta, MessageMeta
 from dmf.mail.storage import Mailbox
@@ -184,7 +185,7 @@ def field_value(name: str, item: FetchSubject) -> str:
     if name == "size.physical":
         return str(message.size)
     if name == "size.virtual":
-        return str(message.vsize if message.vsize is not None else message.size)
+        return str(virtual_size(item.mailbox, message))
     if name in ("date.received", "date.received.unixtime"):
         stamp = message.internal_date
         return local_time(stamp) if name == "date.received" else str(stamp)

@@ -14,6 +14,7 @@ from dmf.cli.formatters import Column, make_printer
 from dmf.cli.mail_user import MailUser, default_user, lookup_user
 from dmf.cli.run import guarded, report
 from dmf.cli.session import Session, display_name, internal_name, open_store, start
+from dmf.cli.sizes import virtual_size
 from dmf.errors import NotFoundError, NotPossibleError, UsageError
 from dmf.mail.model import SEEN, MailboxMeta
 from dmf.mail.storage import Mailbox, Storage
@@ -71,7 +72,8 @@ def mailbox_status(mailbox: Mailbox, fields: Sequence[str]) -> MailboxStatus:
         for message in mailbox.messages():
             messages += 1
             unseen += SEEN not in message.flags
-            vsize += message.vsize if message.vsize is not None else message.size
+            if "vsize" in fields:
+                vsize += virtual_size(mailbox, message)
     recent = mailbox.recent_count() if "recent" in fields else 0
     return MailboxStatus(meta=mailbox.meta, messages=messages, recent=recent, unseen=unseen,
                          vsize=vsize)

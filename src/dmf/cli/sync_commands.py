@@ -27,6 +27,7 @@ from dmf.cli.run import guarded, report
 from dmf.cli.session import Session, internal_name, open_store, start
 from dmf.dsync.dates import parse_date
 from dmf.dsync.options import SyncMode, SyncOptions
+from dmf.dsync.state import decode_state
 from dmf.errors import EXIT_OK, UsageError
 from dmf.mail.storage import Storage
 
@@ -55,6 +56,8 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
         raise UsageError(f"Invalid -g parameter: {mailbox_guid}")
     if namespaces and all_namespaces:
         raise UsageError("backup: -n and -N are mutually exclusive")
+    if state:
+        decode_state(state)  # a garbage state fails here, before a destination is created
     start = parse_date(start_date, now) if start_date is not None else None
     end = parse_date(end_date, now) if end_date is not None else None
     options = SyncOptions(
