@@ -16,7 +16,9 @@ from dmf.service.serve import TlsFiles, build_server
 def live_server(app: object, tls: TlsFiles | None = None,
                 host: str = "127.0.0.1") -> Iterator[str]:
     """Yields the base URL (`http://127.0.0.1:PORT` or `https://localhost:PORT`)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only when the listening
+    # socket says TCP; with proto 0 every keep-alive response waits 40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]

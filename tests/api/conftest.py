@@ -1,0 +1,75 @@
+"""A real scheduler for the API tests: `create_app` on a real migration database, served by
+uvicorn on a free 127.0.0.1 port and spoken to over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from dmf.api.app import create_app
+from dmf.migration_db.repository import MigrationRepository
+from dmf.service.scheduler_config import SchedulerConfig
+from tests.service.live_server import live_server
+
+ADMIN = ("admin", "adm1n:pass")
+KEY_NAME = "key1"
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    url: str
+    api: str
+    repository: MigrationRepository
+    key: bytes
+
+
+def scheduler_config(key_file: Path, **overrides: Any) -> SchedulerConfig:
+    document: dict[str, Any] = {
+        "http": {"admin": {"username": ADMIN[0], "password": ADMIN[1]}},
+        "dmf": {"scheduler": {"crypto": {"key-name": KEY_NAME, "file": str(key_file)}}},
+        **overrides,
+    }
+    return SchedulerConfig.model_validate(document)
+
+
+def write_key(directory: Path) -> tuple[Path, bytes]:
+    key = os.urandom(32)
+    path = directory / f"{KEY_NAME}.key"
+    path.write_text(base64.b64encode(key).decode() + "\n")
+    return path, key
+
+
+@contextmanager
+def running_scheduler(repository: MigrationRepository, directory: Path,
+                      **overrides: Any) -> Iterator[Scheduler]:
+    key_file, key = write_key(directory)
+    app = create_app(scheduler_config(key_file, **overrides), repository, CollectorRegistry())
+    with live_server(app) as url:
+        yield Scheduler(url, f"{url}/dmf/admin/api/v2", repository, key)
+
+
+@pytest.fixture
+def scheduler(migration_repository: MigrationRepository, tmp_path: Path) -> Iterator[Scheduler]:
+    """On each of SQLite, PostgreSQL and MariaDB."""
+    with running_scheduler(migration_repository, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def sqlite_scheduler(tmp_path: Path) -> Iterator[Scheduler]:
+    """For what does not depend on the database: SQLite only."""
+    repository = MigrationRepository.connect(f"sqlite:///{tmp_path / 'migration.db'}")
+    repository.upgrade()
+    try:
+        with running_scheduler(repository, tmp_path) as running:
+            yield running
+    finally:
+        repository.close()
