@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from dmf.errors import ConfigError
 from dmf.worker.job_context import HIDDEN, JobContext
 from dmf.worker.source_settings import CommandOption, CommandSpec, SourceSettings, SubCommand
 
@@ -153,8 +154,9 @@ DOVECOT_CONFIG = "/etc/dovecot/dovecot.conf"
 DMF_SETTING_ENV = "DMF_SETTING_"
 
 
-class SecretInArgvError(ValueError):
-    """A secret sits in an argv item that no channel can carry; the message names no value."""
+class SecretInArgvError(ConfigError):
+    """A secret sits in an argv item that no channel can carry (a misconfiguration: the job
+    fails); the message names no value."""
 
 
 def is_dovecot(program: str) -> bool:

@@ -33,7 +33,7 @@ from typing import Any
 from dmf.errors import DmfError
 from dmf.service.worker_config import WorkerConfig, WorkerType
 from dmf.worker.command_log import open_command_log
-from dmf.worker.commands import SecretInArgvError, mask
+from dmf.worker.commands import mask
 from dmf.worker.injection import Injector, secret_values
 from dmf.worker.job_context import JobContext, JobOutcome
 from dmf.worker.simulator import simulate_job
@@ -64,7 +64,7 @@ class _Run:
         try:
             entry = await step(self.runtime)
             fatal = fatal or (flag is not None and getattr(self.flags, flag))
-        except (DmfError, SecretInArgvError) as exc:
+        except DmfError as exc:
             entry = {"success": False, "errors": [mask(str(exc), self.runtime.secrets)]}
             fatal = True
         self.details.append({name: entry})

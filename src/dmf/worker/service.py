@@ -2,12 +2,15 @@
 
 One asyncio loop; blocking database calls run in threads (the `BackendLink` and `JobFeed`
 implementations do that). Timing:
-- Every refresh interval (`dmf.worker.jobs.cache.refresh`) the worker reports its status and
-  running-job count (the heartbeat, which also refreshes the heartbeat of the jobs it runs),
-  takes any pending operator command (PAUSE / START / STOP) and the stored maxThreads, asks for
-  jobs whose heartbeat is older than `HEARTBEAT_TIMEOUT_INTERVALS` refresh intervals to be put
-  back in the queue, and refills its job cache. A control change therefore takes effect within
-  one refresh interval.
+- Every refresh interval (`dmf.worker.jobs.cache.refresh`) a heartbeat task of its own reports
+  the worker's status and running-job count (which also refreshes the heartbeat of the jobs it
+  runs), takes any pending operator command (PAUSE / START / STOP) and the stored maxThreads.
+  A control change therefore takes effect within one refresh interval. Being its own task, the
+  heartbeat never waits behind a long claim round.
+- After each heartbeat the loop asks for jobs whose heartbeat is older than
+  `HEARTBEAT_TIMEOUT_INTERVALS` refresh intervals (their worker died) to be put back in the
+  queue, and refills its job cache.
+- A failing database is logged and retried at the next interval; the worker keeps running.
 - Between ticks it sleeps, waking early only when a running job ends (a slot freed) or a signal
   arrives, so an idle worker costs no CPU.
 - SIGTERM / SIGINT, or the STOP command: stop claiming, wait up to
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 # intervals let a live worker miss two heartbeats (a slow database, a long GC-like stall) before
 # its jobs are taken from it.
 HEARTBEAT_TIMEOUT_INTERVALS = 3
+# Storing a job's result is retried once per refresh interval this many times.
+FINISH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ class WorkerService:
         self._pool = JobPool()
         self._stop_requested = asyncio.Event()
         self._wake = asyncio.Event()
+        self._refresh_due = asyncio.Event()
         self.status = BackendStatus.STOPPED
         self.max_threads = 0
 
@@ -124,24 +130,49 @@ class WorkerService:
         self.status = initial_status(registration.initial_state)
         self.max_threads = registration.max_threads
         log.info("worker registered: %s, maxThreads %d", self.status.name, self.max_threads)
-        next_tick = time.monotonic()
-        while True:
-            if self._stop_requested.is_set():
-                self.status = BackendStatus.STOPPING
-            if time.monotonic() >= next_tick:
-                await self._tick()
-                next_tick = time.monotonic() + self._refresh
-            if self.status is BackendStatus.STOPPING:
-                break
-            if may_claim(self.status):
-                await self._claim()
-            self._report_pool()
-            await self._sleep_until(next_tick)
-        return await self._shut_down()
+        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+        try:
+            while True:
+                if self._stop_requested.is_set():
+                    self.status = BackendStatus.STOPPING
+                if self.status is BackendStatus.STOPPING:
+                    break
+                self._pool.slot_freed.clear()
+                try:
+                    if self._refresh_due.is_set():
+                        self._refresh_due.clear()
+                        await self._refresh_queue()
+                    if may_claim(self.status):
+                        await self._claim()
+                except Exception as exc:  # the database may come back: try again next interval
+                    log.warning("queue unavailable, retrying at the next refresh: %s",
+                                _one_line(exc))
+                    self._cache.replace([])
+                self._report_pool()
+                await self._sleep()
+            return await self._shut_down()
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
 
-    async def _tick(self) -> None:
+    async def _heartbeat_loop(self) -> None:
+        """Its own task, on a fixed schedule, so a long claim round or a slow finish never
+        delays the heartbeat that keeps this worker's jobs from being taken back."""
+        while True:
+            try:
+                await self._heartbeat()
+            except Exception as exc:  # keep beating: the database may come back
+                log.warning("heartbeat failed, retrying at the next refresh: %s",
+                            _one_line(exc))
+            self._refresh_due.set()
+            self._wake.set()
+            await asyncio.sleep(self._refresh)
+
+    async def _heartbeat(self) -> None:
         before = self.status
         control = await self._link.heartbeat(self.status, self._pool.job_ids)
+        if self.status is BackendStatus.STOPPING:
+            return  # shutting down: only the heartbeat itself still matters
         self.status = next_status(self.status, control.command)
         for job_id in control.stop_job_ids:
             if self._pool.cancel(job_id):
@@ -155,8 +186,9 @@ class WorkerService:
             if self.status is not BackendStatus.STOPPING:
                 # tell the database at once, so an operator waiting on PAUSE sees it now
                 await self._link.heartbeat(self.status, self._pool.job_ids)
-        if self.status is BackendStatus.STOPPING:
-            return
+
+    async def _refresh_queue(self) -> None:
+        """Once per refresh interval: put back dead workers' jobs, refill the job cache."""
         await self._feed.reclaim_expired()
         if may_claim(self.status) and self._pool.free_slots(self.max_threads):
             self._cache.replace(await self._feed.candidates(self._cache.size))
@@ -197,39 +229,42 @@ class WorkerService:
                                                    "errors": [f"internal error: "
                                                               f"{type(exc).__name__}"]}}]
         self._metrics.job_finished(_outcome(success), str(job.phase), time.monotonic() - started)
-        await self._feed.finish(job.id, JobStatus.SUCCESS if success else JobStatus.FAILURE,
-                                details)
+        status = JobStatus.SUCCESS if success else JobStatus.FAILURE
+        for attempt in range(1, FINISH_ATTEMPTS + 1):
+            try:
+                await self._feed.finish(job.id, status, details)
+                return
+            except Exception as exc:  # the result is worth waiting for the database
+                log.warning("job %s: storing its %s result failed (attempt %d of %d): %s",
+                            job.id, status.value, attempt, FINISH_ATTEMPTS, _one_line(exc))
+                await asyncio.sleep(self._refresh)
+        log.error("job %s: result %s lost; the job stays RUNNING until an operator requeues it",
+                  job.id, status.value)
 
     def _report_pool(self) -> None:
         self._metrics.executor_state(active=self._pool.running, max_threads=self.max_threads,
                                      queued=0)
 
-    async def _sleep_until(self, deadline: float) -> None:
-        self._pool.slot_freed.clear()
-        self._wake.clear()
-        if self._stop_requested.is_set():
-            return
-        delay = deadline - time.monotonic()
-        if delay <= 0:
+    async def _sleep(self) -> None:
+        """Until the next heartbeat, a signal, or (while claiming) a job's end."""
+        if self._wake.is_set() or self._stop_requested.is_set():
+            self._wake.clear()
             return
         waiters = [asyncio.ensure_future(self._wake.wait())]
-        if may_claim(self.status):
+        if may_claim(self.status) and (len(self._cache) or self._cache.wants_early_refill()):
             waiters.append(asyncio.ensure_future(self._pool.slot_freed.wait()))
         try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
+            self._wake.clear()
 
     async def _shut_down(self) -> int:
         log.info("stopping: waiting up to %.1f s for %d running job(s)",
                  self._termination_timeout, self._pool.running)
-        deadline = time.monotonic() + self._termination_timeout
-        while self._pool.running and (left := deadline - time.monotonic()) > 0:
-            # keep the jobs' heartbeat fresh, or another worker would take them while they run
-            await self._link.heartbeat(BackendStatus.STOPPING, self._pool.job_ids)
-            await self._pool.wait_any(min(left, self._refresh))
-        abandoned = await self._pool.drain(0)
+        # the heartbeat task goes on meanwhile: the jobs must not be taken while they finish
+        abandoned = await self._pool.drain(self._termination_timeout)
         if abandoned:
             log.warning("%d job(s) still running at the termination timeout: left RUNNING, "
                         "their heartbeat will expire and another worker takes them back",
@@ -238,6 +273,12 @@ class WorkerService:
         self.status = BackendStatus.STOPPED
         self._report_pool()
         return abandoned
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one log line: its class and first line (driver messages run long)."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _outcome(success: bool) -> MetricsOutcome:

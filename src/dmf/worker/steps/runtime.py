@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from dmf.worker import commands
 from dmf.worker.command_log import CommandLog
-from dmf.worker.commands import SecretInArgvError, SecretSplit, mask, shown
+from dmf.worker.commands import SecretSplit, mask, shown
 from dmf.worker.injection import Injector
 from dmf.worker.job_context import JobContext
 from dmf.worker.log_analyzer import LogAnalyzer
@@ -79,17 +79,16 @@ class StepRuntime:
     async def run(self, step: str, argv: list[str],
                   analyzer: LogAnalyzer | None = None) -> CommandResult:
         """Run one command to its end. `analyzer` (a fresh one when not given) sees every output
-        line; the result's errors are its errors, else the last stderr lines of a failed run."""
+        line; the result's errors are its errors, else the last stderr lines of a failed run.
+        Raises SecretInArgvError (a ConfigError) before starting a doveadm-type child whose argv
+        would carry a password."""
         analyzer = analyzer or LogAnalyzer()
         display = shown(argv, self.secrets)
         self.command_log.command(display)
         started = time.monotonic()
         stdout: list[str] = []
         stderr: deque[str] = deque(maxlen=STDERR_TAIL)
-        try:
-            exit_code, spawn_error = await self._spawn(argv, analyzer, stdout, stderr)
-        except SecretInArgvError as exc:
-            exit_code, spawn_error = EXIT_NOT_STARTED, str(exc)
+        exit_code, spawn_error = await self._spawn(argv, analyzer, stdout, stderr)
         self.command_log.exit(exit_code)
         if self.metrics is not None:
             self.metrics.command_finished(step, time.monotonic() - started)
