@@ -17,8 +17,9 @@ is neither expanded nor quoted back in an error message.
 
 Values go into one argv item each; nothing here or downstream hands them to a shell, so `;`,
 `$(...)`, backticks and quotes are plain characters. A key that is known but has no value (no
-email, no imapc prefix) injects the empty string; a key that is not known is a ConfigError
-naming it.
+email, no imapc prefix) injects the empty string; an `mdb` or `conf` key that is not known is
+a ConfigError naming it. Other `%{...}` forms are Dovecot's own variables (`%{home}`,
+`%{env:HOME}` in a `-o mail_location=...`) and pass through untouched.
 
 Derived user fields:
 - `md5path`: `<h[0:2]>/<h[2:4]>/<uid>` where h is the lower-case hex MD5 of the UTF-8 uid: the
@@ -137,4 +138,4 @@ class Injector:
         if namespace in ("mdb", "conf"):
             raise ConfigError(f"unknown property {match[0]}: no {namespace} key {key!r} "
                               f"(custom keys go under command.inject)")
-        raise ConfigError(f"unknown property {match[0]}: the namespace must be mdb or conf")
+        return match[0]
