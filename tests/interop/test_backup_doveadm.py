@@ -30,14 +30,10 @@ def test_doveadm_sees_the_backup_as_the_source(doveadm: Doveadm,
                                                backed_up: tuple[Path, Path]) -> None:
     source, dest = (doveadm.copy(path) for path in backed_up)
     assert doveadm.mailboxes(dest) == doveadm.mailboxes(source)
-    source_status = doveadm.status(source)
-    assert doveadm.status(dest) == source_status
-    compared = 0
-    for mailbox in source_status:
-        theirs = doveadm.fetch(dest, mailbox)
-        assert theirs == doveadm.fetch(source, mailbox), mailbox
-        compared += len(theirs)
-    assert compared >= 400
+    assert doveadm.status(dest) == doveadm.status(source)
+    theirs = doveadm.fetch(dest)
+    assert len(theirs) >= 400
+    assert theirs == doveadm.fetch(source)
 
 
 def _dmf_rows(maildir: Path, *args: str) -> list[list[str]]:
@@ -56,20 +52,18 @@ def test_dmf_reports_a_doveadm_backup_like_its_own(doveadm: Doveadm, tmp_path: P
     # doveadm refuses mailboxes beginning with '~' (dmf copies them and warns)
     our_status = [row for row in _dmf_rows(ours, *status) if not row[0].startswith("~")]
     assert sorted(_dmf_rows(theirs, *status)) == sorted(our_status)
-    fields = "uid guid flags date.received size.physical"
+    fields = "mailbox uid guid flags date.received size.physical"
+    our_rows = _dmf_rows(ours, "fetch", fields, "all")
+    their_rows = [row for row in _dmf_rows(theirs, "fetch", fields, "all")]
+    assert len(our_rows) == len(their_rows) + sum(1 for r in our_rows if r[0].startswith("~"))
     rewritten = 0
-    for row in our_status[1:]:
-        mailbox = row[0]
-        our_rows = _dmf_rows(ours, "fetch", fields, "mailbox", mailbox)
-        their_rows = _dmf_rows(theirs, "fetch", fields, "mailbox", mailbox)
-        assert len(our_rows) == len(their_rows), mailbox
-        for mine, dovecots in zip(our_rows, their_rows, strict=True):
-            # Dovecot rewrites the line ends of bare-CR / mixed messages: only sizes may differ
-            assert mine[:4] == dovecots[:4], mailbox
-            if mine[4] != dovecots[4]:
-                body = _body(ours, mailbox, int(mine[0]))
-                assert b"\r" in body, (mailbox, mine)
-                rewritten += 1
+    for mine, dovecots in zip((r for r in our_rows if not r[0].startswith("~")), their_rows,
+                              strict=True):
+        # Dovecot rewrites the line ends of bare-CR / mixed messages: only sizes may differ
+        assert mine[:5] == dovecots[:5]
+        if mine[5] != dovecots[5]:
+            assert b"\r" in _body(ours, mine[0], int(mine[1])), mine
+            rewritten += 1
     assert rewritten <= 10
 
 
