@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -179,7 +180,9 @@ class Job(Base):
         CheckConstraint(_check_in("status", JobStatus), name="status"),
         CheckConstraint(_check_in("phase", JobPhase), name="phase"),
         CheckConstraint("attempts >= 0", name="attempts"),
-        Index(None, "target", "status", "priority", "submitted"),
+        # The claim order, so a claim walks the index and stops after its LIMIT.
+        Index("ix_jobs_claim_order", "target", "status", text("priority DESC"), "submitted",
+              "id"),
         Index(None, "backend", "status"),
         Index(None, "uid"),
         _TABLE_OPTIONS,

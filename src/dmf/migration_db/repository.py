@@ -641,10 +641,11 @@ def backend_name(target: str, memberid: str) -> str:
 
 
 def _claimable(target: str, sources: Sequence[str]) -> tuple[ColumnElement[bool], ...]:
-    user_busy = exists().where(_running.c.target == _jobs.c.target,
-                               _running.c.uid == _jobs.c.uid)
+    # NOT IN over the (small) set of the target's running users: PostgreSQL hashes it once,
+    # where a correlated NOT EXISTS can get a nested loop over the whole queue.
+    busy_users = select(_running.c.uid).where(_running.c.target == target)
     return (_jobs.c.status == JobStatus.QUEUED.value, _jobs.c.target == target,
-            _jobs.c.source.in_(list(sources)), ~user_busy)
+            _jobs.c.source.in_(list(sources)), _jobs.c.uid.not_in(busy_users))
 
 
 def _claim_order() -> tuple[Any, ...]:

@@ -112,8 +112,8 @@ def upgrade() -> None:
             batch_op.f("ix_jobs_backend_status"), ["backend", "status"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_jobs_target_status_priority_submitted"),
-            ["target", "status", "priority", "submitted"],
+            "ix_jobs_claim_order",
+            ["target", "status", sa.text("priority DESC"), "submitted", "id"],
             unique=False,
         )
         batch_op.create_index(batch_op.f("ix_jobs_uid"), ["uid"], unique=False)
@@ -161,7 +161,7 @@ def downgrade() -> None:
     op.drop_table("source_hosts")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_jobs_uid"))
-        batch_op.drop_index(batch_op.f("ix_jobs_target_status_priority_submitted"))
+        batch_op.drop_index("ix_jobs_claim_order")
         batch_op.drop_index(batch_op.f("ix_jobs_backend_status"))
 
     op.drop_table("jobs")

@@ -1,0 +1,73 @@
+"""The Alembic migrations build exactly the schema models.py declares, on every database, and
+several workers may run them at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+
+from dmf.migration_db.models import Base
+from dmf.migration_db.repository import MigrationRepository
+
+CLAIM_INDEX = "ix_jobs_claim_order"
+
+
+def _drift(conn: Connection) -> list[object]:
+    """Alembic's diff of database and models. SQLAlchemy reflects no index sort order on SQLite
+    and MariaDB, so there the claim-order index (with `priority DESC`) is checked apart."""
+    def comparable(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+        return not (type_ == "index" and name == CLAIM_INDEX
+                    and conn.dialect.name != "postgresql")
+
+    context = MigrationContext.configure(
+        conn, opts={"compare_type": True, "include_object": comparable})
+    return compare_metadata(context, Base.metadata)
+
+
+def test_migrations_match_models(migration_repository: MigrationRepository) -> None:
+    with migration_repository.engine.connect() as conn:
+        assert _drift(conn) == []
+        (claim_index,) = [index for index in inspect(conn).get_indexes("jobs")
+                          if index["name"] == CLAIM_INDEX]
+        assert [name for name in claim_index["column_names"] if name] in (
+            ["target", "status", "priority", "submitted", "id"],  # MariaDB, SQLite
+            ["target", "status", "submitted", "id"],  # PostgreSQL lists the expression apart
+        )
+
+
+def test_schema_has_the_named_constraints(migration_repository: MigrationRepository) -> None:
+    inspector = inspect(migration_repository.engine)
+    assert set(inspector.get_table_names()) >= {"targets", "sources", "source_hosts", "backends",
+                                                "jobs", "running_users", "alembic_version"}
+    assert inspector.get_pk_constraint("running_users")["constrained_columns"] == ["target",
+                                                                                  "uid"]
+    index_names = {index["name"] for index in inspector.get_indexes("jobs")}
+    assert CLAIM_INDEX in index_names
+
+
+def _upgrade(url: str) -> None:
+    repository = MigrationRepository.connect(url)
+    try:
+        repository.upgrade()
+    finally:
+        repository.close()
+
+
+def test_concurrent_upgrades_from_several_processes(db_url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_upgrade, args=(db_url,)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [process.exitcode for process in processes] == [0, 0, 0, 0]
+    repository = MigrationRepository.connect(db_url)
+    try:
+        with repository.engine.connect() as conn:
+            assert _drift(conn) == []
+    finally:
+        repository.close()
