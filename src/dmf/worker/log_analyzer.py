@@ -9,8 +9,9 @@ What is parsed:
 - Dovecot's doveadm, best effort: with `-D`, `Import mailbox <name>: Saved UIDs: <uid set>`
   counts the UIDs of the set as saved (Dovecot logs no per-mailbox expunge count, so expunges
   are only known from dmf).
-- Any line with `Error: `, `Fatal: ` or `Panic: ` (after an optional `prefix: `): the text
-  after the level is an error. Repeated identical errors are kept once.
+- A line whose level is `Error`, `Fatal` or `Panic` (`dsync(user1): Error: ...`, a prefix without
+  spaces being optional): the text after the level is an error. Repeated identical errors are
+  kept once.
 - `Expunged message reappeared in session (uid=N ...)` (Dovecot's imapc storage, seed 3.2): a
   duplicate UID; the mailbox is taken from `Mailbox '<name>'`, the UID from `uid=N`.
 - `failed: PUT ... failed: Absolute request timeout expired`: a parallel write timeout (seed
@@ -25,7 +26,7 @@ import re
 from dmf.worker.retry import AttemptSignals
 
 _EVENT = re.compile(r"^\S*\(.*\): Info: dmf-event (\{.*\})\s*$")
-_LEVEL = re.compile(r"(?:^|: )(Error|Fatal|Panic): (.*)$")
+_LEVEL = re.compile(r"^(?:\S+: )?(Error|Fatal|Panic): (.*)$")
 _DOVECOT_SAVED = re.compile(r"Import mailbox (.+?): Saved UIDs: ([0-9:,]+)")
 _REAPPEARED = "Expunged message reappeared in session"
 _REAPPEARED_MAILBOX = re.compile(r"Mailbox '(.*?)'")
@@ -67,7 +68,7 @@ class LogAnalyzer:
             self._duplicate(line)
         if _PARALLEL_WRITE.search(line):
             self.parallel_write_timeout = self.storage_timeout = True
-        level = _LEVEL.search(line)
+        level = _LEVEL.match(line)
         if level is not None:
             self._error(level[2])
             if _TIMEOUT.search(level[2]):
