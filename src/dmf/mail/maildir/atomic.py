@@ -3,6 +3,7 @@ A full disk is a TemporaryError and leaves the old file as it was."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from pathlib import Path
@@ -25,7 +26,7 @@ def write_new(path: Path, content: bytes, owner: Owner | None) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        path.unlink(missing_ok=True)
+        discard(path)
         raise os_error(exc, path) from None
 
 
@@ -36,9 +37,15 @@ def replace(path: Path, content: bytes, owner: Owner | None, temp_name: str | No
     try:
         os.rename(temp, path)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
+        discard(temp)
         raise os_error(exc, path) from None
     fsync_dir(path.parent)
+
+
+def discard(path: Path) -> None:
+    """Remove a file of ours that must not stay; on a read-only or vanished one, nothing to do."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def os_error(exc: OSError, path: Path | str) -> Exception:

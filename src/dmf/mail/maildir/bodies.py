@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from dmf.mail.maildir.atomic import os_error
+from dmf.mail.maildir.atomic import discard, os_error
 from dmf.mail.maildir.ownership import Owner, give
 from dmf.mail.storage import Body
 
@@ -85,9 +85,9 @@ def write_body(body: Body, target: Path, internal_date: int, vsize: int | None,
         finally:
             os.close(fd)
     except OSError as exc:
-        target.unlink(missing_ok=True)
+        discard(target)
         raise os_error(exc, target) from None
     except BaseException:
-        target.unlink(missing_ok=True)
+        discard(target)
         raise
     return size, vsize if vsize is not None else counted

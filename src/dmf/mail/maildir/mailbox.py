@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from dmf.errors import NotFoundError, NotPossibleError, PermissionDeniedError, Scope
 from dmf.mail.maildir import filenames, keywords, uidlist
-from dmf.mail.maildir.atomic import os_error, replace, write_new
+from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
 from dmf.mail.maildir.bodies import write_body
 from dmf.mail.maildir.durability import fsync_dir, sync_filesystem
 from dmf.mail.maildir.lock import uidlist_lock
@@ -416,8 +416,7 @@ class MaildirMailbox:
             current.records.pop(uid, None)
             self._batch.renames.pop(uid, None)
             if self._batch.saves.pop(uid, None) is not None:
-                (self.mail_dir / "tmp" / (filenames.TMP_PREFIX + found.name)).unlink(
-                    missing_ok=True)
+                discard(self.mail_dir / "tmp" / (filenames.TMP_PREFIX + found.name))
             else:
                 self._batch.expunged[uid] = found
 
@@ -514,8 +513,7 @@ class MaildirMailbox:
     def close(self) -> None:
         """Drop an uncommitted batch: its bodies leave tmp/, nothing else changed on disk."""
         for found in self._batch.saves.values():
-            (self.mail_dir / "tmp" / (filenames.TMP_PREFIX + found.name)).unlink(
-                missing_ok=True)
+            discard(self.mail_dir / "tmp" / (filenames.TMP_PREFIX + found.name))
         self._batch = _Batch()
         self._uidlist = None
         self._files = {}
