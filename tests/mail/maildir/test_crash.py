@@ -1,0 +1,137 @@
+"""Crashes: an interrupted commit is finished at the next open, a kill -9 at any point leaves
+no uidlist entry without its file, no duplicate and (after the next open) no temp file."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dmf.mail.location import open_storage
+from dmf.mail.maildir import filenames, uidlist
+from dmf.mail.maildir.store import MaildirStorage
+from dmf.mail.model import MessageMeta
+from dmf.mail.sample import write_sample_maildir
+from dmf.mail.storage import Body
+
+RESUMABLE_COPY = """
+import functools, sys
+from dmf.mail.location import open_storage
+from dmf.mail.storage import Body
+source = open_storage("maildir:" + sys.argv[1], user="u", home=None)
+dest = open_storage("maildir:" + sys.argv[2], user="u", home=None, create=True)
+have = {meta.name: meta for meta in dest.list_mailboxes()}
+for meta in source.list_mailboxes():
+    if meta.name in have and have[meta.name].guid == meta.guid:
+        box = dest.mailbox(meta.name)
+    else:
+        box = dest.create_mailbox(meta.name, guid=meta.guid, uidvalidity=meta.uidvalidity)
+    present = {message.uid for message in box.messages()}
+    src = source.mailbox(meta.name)
+    for count, message in enumerate(src.messages()):
+        if message.uid not in present:
+            path = src.body_path(message.uid)
+            box.save(message, Body(open=functools.partial(open, path, "rb")))
+        if count % 10 == 9:
+            box.commit()
+    box.set_uid_state(meta.uidvalidity, src.meta.uidnext)
+    box.commit()
+dest.set_subscriptions(source.subscriptions())
+"""
+
+
+def storage_at(path: Path) -> MaildirStorage:
+    return open_storage(f"maildir:{path}", user="u", home=None)
+
+
+def observable(storage: MaildirStorage) -> dict[str, list[tuple]]:
+    result = {}
+    for meta in storage.list_mailboxes():
+        box = storage.mailbox(meta.name)
+        result[meta.name] = [(m.uid, m.guid, m.flags, m.keywords, m.internal_date,
+                              box.open_body(m.uid).read()) for m in box.messages()]
+    return result
+
+
+def assert_consistent(dest: Path, source: dict[str, list[tuple]]) -> None:
+    """What a run cut off may leave: a prefix of the work, every entry with its file."""
+    for control in [dest, *dest.glob(".*")]:
+        path = control / "dovecot-uidlist"
+        if not path.exists():
+            continue
+        parsed, _ = uidlist.parse(path.read_bytes(), str(path))
+        on_disk = {filenames.split(name)[0] for sub in ("new", "cur")
+                   for name in os.listdir(control / sub)}
+        assert {record.basename for record in parsed.records.values()} <= on_disk
+    state = observable(storage_at(dest))
+    for name, messages in state.items():
+        expected = {entry[0]: entry for entry in source[name]}
+        assert all(entry == expected[entry[0]] for entry in messages), name
+        assert len({entry[1] for entry in messages}) == len(messages), "duplicate GUID"
+    assert not [path for path in dest.rglob("tmp/*")], "temp files left after reopening"
+    assert not list(dest.rglob("*.dmf-pending"))
+
+
+@pytest.mark.slow
+def test_kill_9_at_several_points_then_rerun(tmp_path: Path) -> None:
+    write_sample_maildir(tmp_path / "src", messages=400, seed=11)
+    expected = observable(storage_at(tmp_path / "src"))
+    dest = tmp_path / "dest"
+    command = [sys.executable, "-c", RESUMABLE_COPY, str(tmp_path / "src"), str(dest)]
+    rng = random.Random(5)
+    kills = 0
+    for _ in range(6):
+        child = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": os.getcwd()})
+        time.sleep(rng.uniform(0.12, 0.45))
+        if child.poll() is None:
+            child.send_signal(signal.SIGKILL)
+            kills += 1
+        child.wait()
+        if dest.exists():
+            assert_consistent(dest, expected)
+    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert kills > 0
+    assert observable(storage_at(dest)) == expected
+    assert storage_at(dest).subscriptions() == storage_at(tmp_path / "src").subscriptions()
+
+
+def test_an_interrupted_commit_is_finished_at_the_next_open(tmp_path: Path) -> None:
+    storage = open_storage(f"maildir:{tmp_path}/m", user="u", home=None, create=True)
+    box = storage.mailbox("INBOX")
+    box.save(MessageMeta(0, "first"), Body(open=lambda: io.BytesIO(b"first\n")))
+    box.commit()
+    committed = (tmp_path / "m/dovecot-uidlist").read_bytes()
+    # the state a commit leaves when killed after writing the pending uidlist and moving one
+    # of its two new bodies: one in cur/, one still in tmp/
+    moved, waiting = filenames.new_base(6, None), filenames.new_base(7, None)
+    (tmp_path / "m/cur" / f"{moved}:2,S").write_bytes(b"moved\n")
+    (tmp_path / "m/tmp" / f"{filenames.TMP_PREFIX}{waiting}").write_bytes(b"waiting")
+    (tmp_path / "m/dovecot-uidlist.dmf-pending").write_bytes(
+        committed + f"5 Gg5 :{moved}\n6 Gg6 :{waiting}\n".encode())
+    reopened = storage_at(tmp_path / "m").mailbox("INBOX")
+    assert [(m.uid, m.guid, reopened.open_body(m.uid).read()) for m in reopened.messages()] == \
+        [(1, "first", b"first\n"), (5, "g5", b"moved\n"), (6, "g6", b"waiting")]
+    assert list((tmp_path / "m/tmp").iterdir()) == []
+    assert not (tmp_path / "m/dovecot-uidlist.dmf-pending").exists()
+
+
+def test_leftovers_of_a_dead_run_go_and_foreign_temp_files_stay(tmp_path: Path) -> None:
+    storage = open_storage(f"maildir:{tmp_path}/m", user="u", home=None, create=True)
+    storage.mailbox("INBOX").recent_count()  # numbers the mailbox
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    ours = tmp_path / "m/tmp" / (filenames.TMP_PREFIX + filenames.new_base(3, None)
+                                 .replace(f"P{os.getpid()}Q", f"P{dead.pid}Q"))
+    ours.write_bytes(b"old")
+    foreign = tmp_path / "m/tmp/1700000000.M1P1.otherhost"
+    foreign.write_bytes(b"being delivered")
+    list(storage_at(tmp_path / "m").mailbox("INBOX").messages())
+    assert not ours.exists()
+    assert foreign.exists()
