@@ -1,5 +1,11 @@
 """Drives one user's one-way backup: lock, tree, messages mailbox by mailbox, result.
 
+Fast mode (the default) lists a mailbox's messages only when its cheap metadata differs between
+the sides: HIGHESTMODSEQ where both stores keep modseqs, else UIDVALIDITY, UIDNEXT and the
+stores' summaries (message count and flag histogram, read without per-message I/O). As with
+doveadm, equal metadata after different changes on both sides can hide a change; `-f` lists
+every mailbox.
+
 Order of a run, chosen so that nothing held on the destination is thrown away before it could
 serve as a local copy: (1) settle the tree (renames, creates), (2) list and plan every mailbox
 that may differ, (3) for every mailbox the saves into free UIDs and the flag changes, (4) for
@@ -148,17 +154,16 @@ class _Run:
 
     def list_work(self, tree: TreePlan) -> tuple[list[_MailboxWork], dict[str, LocalCopy]]:
         """List both sides of every pair that may differ; index the destination's GUIDs."""
-        fast = not self.options.full and self.both(Capability.MODSEQS)
         works: list[_MailboxWork] = []
         held: dict[str, LocalCopy] = {}
         for source_meta, dest_meta in tree.pairs:
             work = _MailboxWork(source_meta, dest_meta, self.result_for(source_meta.name))
             works.append(work)
-            if fast and not work.result.created and unchanged(source_meta, dest_meta):
-                continue
             try:
                 work.source_box = self.source.mailbox(source_meta.name)
                 work.dest_box = self.dest_box(dest_meta.name)
+                if self.can_skip(work):
+                    continue
                 source_messages = list(work.source_box.messages())
                 dest_messages = list(work.dest_box.messages())
             except DmfError as exc:
@@ -174,6 +179,19 @@ class _Run:
             except DmfError:
                 continue  # only a missed chance of a local copy
         return works, held
+
+    def can_skip(self, work: _MailboxWork) -> bool:
+        """Fast mode: equal modseq metadata, or equal UIDs and summaries, mean no change."""
+        if self.options.full or work.result.created:
+            return False
+        source, dest = work.source_meta, work.dest_meta
+        if self.both(Capability.MODSEQS) and unchanged(source, dest):
+            return True
+        if not self.both(Capability.SUMMARIES) or \
+                (source.uidvalidity, source.uidnext) != (dest.uidvalidity, dest.uidnext):
+            return False
+        assert work.source_box is not None and work.dest_box is not None
+        return work.source_box.summary() == work.dest_box.summary()
 
     @staticmethod
     def index(held: dict[str, LocalCopy], name: str, messages: Iterable[MessageMeta]) -> None:

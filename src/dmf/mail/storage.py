@@ -10,7 +10,7 @@ for a message that is not on disk.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -27,6 +27,7 @@ class Capability(enum.Enum):
     CRLF = "crlf"  # bodies are stored with CRLF line ends
     SUBSCRIPTIONS = "subscriptions"
     LOCKING = "locking"  # lock() really excludes other dmf / Dovecot writers
+    SUMMARIES = "summaries"  # Mailbox.summary() is implemented (fast mode's cheap test)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,14 @@ class Mailbox(Protocol):
         ...
 
     def recent_count(self) -> int: ...
+
+    def summary(self) -> Hashable:
+        """SUMMARIES only: a value computed without per-message I/O (e.g. from one directory
+        listing) that two mailboxes holding the same messages with the same flags and keywords
+        share, and that almost any change alters (message count, flag and keyword histogram).
+        The engine's fast mode skips a mailbox whose UIDVALIDITY, UIDNEXT and summary are
+        equal on both sides; `-f` scans regardless."""
+        ...
 
     def save(self, meta: MessageMeta, body: Body) -> int:
         """Store a message; with SETTABLE_UIDS and meta.uid > 0 it gets exactly that UID.
