@@ -4,6 +4,7 @@ uvicorn on a free 127.0.0.1 port and spoken to over HTTP."""
 from __future__ import annotations
 
 import base64
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from dmf.service.scheduler_config import SchedulerConfig
 from tests.service.live_server import live_server
 
 ADMIN = ("admin", "adm1n:pass")
+_names = itertools.count(1)
 KEY_NAME = "key1"
 
 
@@ -56,11 +58,36 @@ def running_scheduler(repository: MigrationRepository, directory: Path,
         yield Scheduler(url, f"{url}/dmf/admin/api/v2", repository, key)
 
 
+@pytest.fixture(scope="module", params=[
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.databases),
+    pytest.param("mariadb", marks=pytest.mark.databases),
+])
+def scheduler(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scheduler]:
+    """One scheduler per module on each of SQLite, PostgreSQL and MariaDB (a schema upgrade
+    per test would cost a second each): tests share it, so each uses names of its own
+    (see `fresh`)."""
+    directory = tmp_path_factory.mktemp("scheduler")
+    if request.param == "sqlite":
+        url = f"sqlite:///{directory / 'migration.db'}"
+    else:
+        server_fixture = "postgres_server" if request.param == "postgresql" \
+            else "mariadb_server"
+        url = request.getfixturevalue(server_fixture).new_database()
+    repository = MigrationRepository.connect(url)
+    repository.upgrade()
+    try:
+        with running_scheduler(repository, directory) as running:
+            yield running
+    finally:
+        repository.close()
+
+
 @pytest.fixture
-def scheduler(migration_repository: MigrationRepository, tmp_path: Path) -> Iterator[Scheduler]:
-    """On each of SQLite, PostgreSQL and MariaDB."""
-    with running_scheduler(migration_repository, tmp_path) as running:
-        yield running
+def fresh() -> str:
+    """A name no other test of a shared scheduler uses."""
+    return f"t{next(_names)}"
 
 
 @pytest.fixture
