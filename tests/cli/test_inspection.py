@@ -50,8 +50,9 @@ def test_mailbox_status_tab_equals_doveadm(backed_up: tuple[Doveadm, Path]) -> N
 @pytest.mark.interop
 def test_fetch_tab_equals_doveadm(backed_up: tuple[Doveadm, Path]) -> None:
     doveadm, dest = backed_up
-    ours = tab_rows(dmf_on(dest, "-f", "tab", "fetch", FETCH, "mailbox", "*"))
+    # doveadm first: its chown changes the files' ctime, which date.saved shows
     raw = doveadm.run(dest, "fetch", FETCH, "mailbox", "*", formatter="tab").stdout
+    ours = tab_rows(dmf_on(dest, "-f", "tab", "fetch", FETCH, "mailbox", "*"))
     # \Recent is per session state of Dovecot's index, not a stored flag
     theirs = tab_rows(re.sub(r" ?\\Recent", "", raw))
     assert ours == theirs

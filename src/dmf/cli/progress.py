@@ -10,7 +10,6 @@ the no-change re-run must not pay for it.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import Any, TextIO
 
@@ -53,6 +52,7 @@ class CliReporter:
         self.user = user
         self._separator = separator
         self._verbose = verbose
+        self._debug = debug
         self._events = verbose or debug
         self._stream = stream or sys.stderr
         self._bar: Any = None
@@ -69,11 +69,18 @@ class CliReporter:
         else:
             self._stream.write(line + "\n")
 
+    def _debug_line(self, text: str) -> None:
+        self._write(f"dsync({self.user}): Debug: {text}")
+
     def mailbox_started(self, name: str, to_save: int) -> None:
+        if self._debug:
+            self._debug_line(f"Mailbox {self._display(name)}: {to_save} messages to save")
         if self._bar is not None:
             self._task = self._bar.add_task(self._display(name), total=max(to_save, 1))
 
     def message_saved(self, name: str, size: int) -> None:
+        if self._debug:
+            self._debug_line(f"Mailbox {self._display(name)}: saved a message of {size} bytes")
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
 
@@ -111,6 +118,8 @@ def _start_bar(stream: TextIO) -> Any:
 
 def configure_debug_logging(user: str, stream: TextIO | None = None) -> None:
     """-D: every logger of dmf at DEBUG, one doveadm-style line per record on stderr."""
+    import logging
+
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter(f"dsync({user}): Debug: %(name)s: %(message)s"))
     logger = logging.getLogger("dmf")
