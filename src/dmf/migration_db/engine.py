@@ -27,6 +27,7 @@ from dmf.migration_db.urls import DatabaseUrl
 MIN_MARIADB = (10, 6)
 MIN_MYSQL = (8, 0, 1)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_RECYCLE_SECONDS = 1800
 
 
 def open_engine(database: DatabaseUrl, *, pool_size: int = 5) -> Engine:
@@ -37,7 +38,9 @@ def open_engine(database: DatabaseUrl, *, pool_size: int = 5) -> Engine:
         return _sqlite_engine(url)
     if database.create_if_missing:
         _create_database(url)
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": pool_size}
+    # No pool_pre_ping: it costs a round trip per transaction. A connection the server dropped
+    # fails one call (a TemporaryError to the caller), is discarded, and the next call reconnects.
+    options: dict[str, Any] = {"pool_recycle": POOL_RECYCLE_SECONDS, "pool_size": pool_size}
     if backend in ("mysql", "mariadb"):
         options["isolation_level"] = "READ COMMITTED"
         options["connect_args"] = {"charset": "utf8mb4"}

@@ -492,12 +492,11 @@ class MigrationRepository:
                 first_per_user.setdefault(row.uid, row.id)
             if not first_per_user:
                 return []
-            # Insert in uid order: claimers that collide on users then lock in one order.
-            conn.execute(_insert_ignore(conn, _running), [
+            # One multi-row insert in uid order (claimers colliding on users lock in one order);
+            # RETURNING yields only the rows inserted, i.e. the users this claim won.
+            won = set(conn.execute(_insert_ignore(conn, _running).values([
                 {"target": target, "uid": uid, "job_id": first_per_user[uid]}
-                for uid in sorted(first_per_user)])
-            won = set(conn.execute(select(_running.c.job_id).where(
-                _running.c.job_id.in_(list(first_per_user.values())))).scalars())
+                for uid in sorted(first_per_user)]).returning(_running.c.job_id)).scalars())
             if not won:
                 return []
             now = utcnow()
