@@ -152,10 +152,12 @@ class _Run:
             return
         self.result_for(wanted.name).created = True
 
-    def list_work(self, tree: TreePlan) -> tuple[list[_MailboxWork], dict[str, LocalCopy]]:
-        """List both sides of every pair that may differ; index the destination's GUIDs."""
+    def list_work(self, tree: TreePlan) -> list[_MailboxWork]:
+        """List both sides of every pair that may differ, index every GUID the destination
+        holds, then plan each mailbox against that index."""
         works: list[_MailboxWork] = []
         held: dict[str, LocalCopy] = {}
+        listed: list[tuple[_MailboxWork, list[MessageMeta], list[MessageMeta]]] = []
         for source_meta, dest_meta in tree.pairs:
             work = _MailboxWork(source_meta, dest_meta, self.result_for(source_meta.name))
             works.append(work)
@@ -172,13 +174,15 @@ class _Run:
                 continue
             work.source_count = len(source_messages)
             self.index(held, dest_meta.name, dest_messages)
-            work.plan = self.plan(work, source_messages, dest_messages, held)
+            listed.append((work, source_messages, dest_messages))
         for doomed in tree.deletes:
             try:
                 self.index(held, doomed.name, self.dest_box(doomed.name).messages())
             except DmfError:
                 continue  # only a missed chance of a local copy
-        return works, held
+        for work, source_messages, dest_messages in listed:
+            work.plan = self.plan(work, source_messages, dest_messages, held)
+        return works
 
     def can_skip(self, work: _MailboxWork) -> bool:
         """Fast mode: equal modseq metadata, or equal UIDs and summaries, mean no change."""
@@ -284,7 +288,7 @@ class _Run:
         tree = self.settle_tree()
         works: list[_MailboxWork] = []
         try:
-            works, _ = self.list_work(tree)
+            works = self.list_work(tree)
             self.sync_messages(works)
         finally:
             self.close(works)
