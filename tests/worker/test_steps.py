@@ -147,3 +147,15 @@ async def test_retry_overrides_after_storage_timeout(tmp_path: Path,
     assert "-D" not in first and "plugin/obox_max_parallel_writes=1" not in first
     for later in (second, third):  # added after the timeout, kept for later retries
         assert later[1:4] == ["-D", "-o", "plugin/obox_max_parallel_writes=1"]
+
+
+async def test_copy_imapc_inbox_with_missing_home(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "no-home"
+    FakeDoveadm(tmp_path / "fake", monkeypatch, home=str(home), inbox=str(home / "Maildir"))
+    outcome = await run_job(make_context(), make_config(FAKE_DOVEADM, {
+        "copy-imapc-inbox": True, "remove-imapc-path": True}))
+    copy = entry_of(outcome.details, "copy imapc inbox")
+    assert not copy["success"] and "not a directory" in copy["errors"][0]
+    assert outcome.success and not home.exists()  # not flagged; nothing created
+    assert entry_of(outcome.details, "remove imapc inbox")["success"]

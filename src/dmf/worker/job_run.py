@@ -11,14 +11,16 @@ Worker types (`dmf.worker.type`, seed 6.1):
 
 Order of operations of the doveadm type, each step only when configured:
 move user, pre migration command, copy imapc inbox, count local mailbox pre sync, dsync (the
-migration command, with the sync count), remove imapc inbox (after dsync whatever its outcome);
+migration command, with the sync count), remove imapc inbox (after dsync whatever its outcome,
+when the copy was attempted);
 then after a successful dsync: count local mailbox post sync, count remote mailbox, flush user
 metacache, clean user metacache, post migration command; after a failure: post migration
 failure command.
 
 What fails a job: the migration command failing after its retries; a misconfiguration (a bad
-`%{...}` reference, a password that would reach argv, an unreadable container file); and a
-failed step whose `failure-flags.<pre|cutover>.<step>` is set. A failure before dsync skips it
+`%{...}` reference, a password that would reach argv, an unreadable container file); an
+unexpected error inside a step (logged, masked); and a failed step whose
+`failure-flags.<pre|cutover>.<step>` is set. A failure before dsync skips it
 and the remaining earlier steps; a failure after it skips the remaining later steps, so the post
 command never runs for a failed job. Either way the failure command runs (when configured).
 
@@ -27,6 +29,7 @@ command never runs for a failed job. Either way the failure command runs (when c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,6 +45,8 @@ from dmf.worker.steps import imapc_inbox, mailbox_count, metacache, migration, m
 from dmf.worker.steps.container import read_container
 from dmf.worker.steps.phase_command import FAILURE, POST, PRE, run_phase_command
 from dmf.worker.steps.runtime import Metrics, StepRuntime
+
+log = logging.getLogger(__name__)
 
 CONFIGURATION_STEP = "configuration"
 
@@ -67,6 +72,12 @@ class _Run:
         except DmfError as exc:
             entry = {"success": False, "errors": [mask(str(exc), self.runtime.secrets)]}
             fatal = True
+        except Exception as exc:  # noqa: BLE001 - a job never takes the worker down
+            text = mask(f"{type(exc).__name__}: {exc}", self.runtime.secrets)
+            log.error("job %s: step %s failed unexpectedly: %s", self.runtime.context.job_id,
+                      name, text)
+            entry = {"success": False, "errors": [f"internal error: {text}"]}
+            fatal = True
         self.details.append({name: entry})
         if not entry["success"] and fatal:
             self.failed = True
@@ -91,7 +102,7 @@ async def _doveadm_order(run: _Run) -> None:
             break
     else:
         await run.step(migration.STEP, migration.run_migration, fatal=True)
-    if settings.copy_imapc_inbox and settings.remove_imapc_path:
+    if settings.remove_imapc_path and any(imapc_inbox.COPY in entry for entry in run.details):
         await run.step(imapc_inbox.REMOVE, imapc_inbox.run_remove, "remove_imapc_inbox")
     after: list[tuple[bool, str, Step, str]] = [
         (settings.count.post, mailbox_count.LOCAL_POST,

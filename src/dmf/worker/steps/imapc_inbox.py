@@ -47,6 +47,8 @@ async def run_copy(runtime: StepRuntime) -> dict[str, Any]:
         runtime, commands.mailbox_path(runtime.doveadm, uid), "INBOX path", errors)
     if not home or not inbox:
         return {"success": False, "errors": errors}
+    if not os.path.isdir(home) or not os.path.isdir(inbox):
+        return {"success": False, "errors": [f"home {home} or INBOX {inbox} is not a directory"]}
     target = copy_target(home)
     runtime.state[STATE_KEY] = target
     try:
