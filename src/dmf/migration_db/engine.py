@@ -98,7 +98,8 @@ def _create_database(url: URL) -> None:
             f"createDatabaseIfNotExist: refusing to create a database named {name!r}"
         )
     backend = url.get_backend_name()
-    server = url.set(database="postgres" if backend == "postgresql" else None)
+    server = URL.create(url.drivername, url.username, url.password, url.host, url.port,
+                        "postgres" if backend == "postgresql" else None)
     engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         with engine.connect() as conn:
