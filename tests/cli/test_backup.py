@@ -175,3 +175,28 @@ def test_read_only_destination(open_tmp: Path, source: Path) -> None:
     assert done.returncode in (77, 65), done.stderr
     assert done.stderr.startswith("dsync(tester): Error: ")
     assert done.stderr.count("\n") == 1
+
+
+def test_progress_bar_only_when_stderr_is_a_terminal(source: Path, open_tmp: Path) -> None:
+    import pty
+    import sys
+
+    controller, terminal = pty.openpty()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dmf", "-v", "-o", f"mail_location=maildir:{source}", "backup",
+         f"maildir:{open_tmp}/dest"], stdout=subprocess.PIPE, stderr=terminal,
+        env={**os.environ, "USER": "tester"})
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert child.wait(timeout=60) == 0
+    assert "━".encode() in seen  # rich's bar
+    assert b"Info: dmf-event {" in seen and b"Info: Done: 5 mailboxes" in seen

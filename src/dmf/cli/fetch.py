@@ -17,9 +17,8 @@ import click
 
 from dmf.cli import mailbox_masks
 from dmf.cli.formatters import Column, make_printer
-from dmf.cli.mail_user import default_user, lookup_user
 from dmf.cli.run import guarded, report
-from dmf.cli.session import display_name, open_store, start
+from dmf.cli.session import command_user, display_name, open_store, start
 from dmf.cli.sizes import virtual_size
 from dmf.errors import UsageError
 from dmf.mail.model import DELETED, FLAGGED, SEEN, SYSTEM_FLAGS, MailboxMeta, MessageMeta
@@ -232,8 +231,7 @@ def fetch(ctx: click.Context, user: str | None, fields: str, query: tuple[str, .
     session = start(ctx)
     names = parse_fields(fields)
     search = parse_query(query)
-    name, explicit = (user, True) if user is not None else (default_user(), False)
-    mail_user = lookup_user(session.settings, session.userdb, name, explicit=explicit)
+    mail_user = command_user(session, user)
     storage = open_store(mail_user.location, user=mail_user.name, home=mail_user.home)
     printer = make_printer(session.options.formatter or "pager", [Column(n) for n in names],
                            sys.stdout)

@@ -11,9 +11,15 @@ import click
 
 from dmf.cli import mailbox_masks
 from dmf.cli.formatters import Column, make_printer
-from dmf.cli.mail_user import MailUser, default_user, lookup_user
 from dmf.cli.run import guarded, report
-from dmf.cli.session import Session, display_name, internal_name, open_store, start
+from dmf.cli.session import (
+    Session,
+    command_user,
+    display_name,
+    internal_name,
+    open_store,
+    start,
+)
 from dmf.cli.sizes import virtual_size
 from dmf.errors import NotFoundError, NotPossibleError, UsageError
 from dmf.mail.model import SEEN, MailboxMeta
@@ -79,13 +85,8 @@ def mailbox_status(mailbox: Mailbox, fields: Sequence[str]) -> MailboxStatus:
                          vsize=vsize)
 
 
-def _command_user(session: Session, user: str | None) -> MailUser:
-    name, explicit = (user, True) if user is not None else (default_user(), False)
-    return lookup_user(session.settings, session.userdb, name, explicit=explicit)
-
-
 def _open_user_store(session: Session, user: str | None) -> Storage:
-    mail_user = _command_user(session, user)
+    mail_user = command_user(session, user)
     return open_store(mail_user.location, user=mail_user.name, home=mail_user.home)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import click
 
 from dmf.cli.context import GlobalOptions
+from dmf.cli.mail_user import MailUser, default_user, lookup_user
 from dmf.errors import ConfigError
 from dmf.mail.settings import MailSettings, load_settings
 from dmf.mail.storage import Storage
@@ -26,6 +27,13 @@ def start(ctx: click.Context) -> Session:
     options = root if isinstance(root, GlobalOptions) else GlobalOptions()
     settings = load_settings(options.config_file, options.settings)
     return Session(options=options, settings=settings, userdb=userdb_from_settings(settings))
+
+
+def command_user(session: Session, user: str | None) -> MailUser:
+    """The user of a single-user command: `-u USER` (must exist in a configured userdb), else
+    $USER."""
+    name, explicit = (user, True) if user is not None else (default_user(), False)
+    return lookup_user(session.settings, session.userdb, name, explicit=explicit)
 
 
 def open_store(location: str | None, *, user: str, home: str | None,
