@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Local backup benchmark: `dmf backup` against `cp -a` and `doveadm backup` on the same corpus,
+measured in one run (this machine's file creation is noisy: only same-run ratios count).
+
+For each corpus size it writes a corpus with ../shared/bench/make_corpus.py, then times
+  cp -a      the corpus into a fresh directory (also dmf's source copy)
+  dmf        full first run into an empty destination, then a no-change re-run
+  doveadm    the same on its own copy of the source (standalone, chowned to the mail uid,
+             default fsync settings), then its no-change re-run
+and prints the ratios against the targets, with dmf's peak memory (ru_maxrss of the child).
+
+Usage: bench/backup_local.py [--messages N ...] [--workdir DIR] [--keep]
+Skips (exit 0, a message) when make_corpus.py or doveadm is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+MAKE_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "bench" / "make_corpus.py"
+FALLBACK_MAKE_CORPUS = Path("/work/shared/bench/make_corpus.py")
+MAIL_UID = 5000
+TARGETS = {"full vs doveadm": 0.6, "full vs cp -a": 2.0, "no-change seconds": 0.4,
+           "peak memory MB": 100.0}
+
+
+@dataclass(frozen=True)
+class Timed:
+    seconds: float
+    max_rss_kb: int
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> Timed:
+    """Run a child to completion; its wall time and peak resident memory."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    if child.stderr:
+        child.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{command[0]} exited {code}: {stderr.strip()[-2000:]}")
+    return Timed(seconds, usage.ru_maxrss)
+
+
+def chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid)
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            os.chown(os.path.join(directory, name), uid, uid, follow_symlinks=False)
+
+
+class Doveadm:
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.binary = binary
+        self.home = workdir / "doveadm-home"
+        self.home.mkdir(exist_ok=True)
+        run_dir = workdir / "doveadm-run"
+        run_dir.mkdir(exist_ok=True)
+        self.config = workdir / "dovecot.conf"
+        self.config.write_text(f"base_dir = {run_dir}\nstate_dir = {run_dir}\n"
+                               "log_path = /dev/stderr\nssl = no\n"
+                               f"mail_location = maildir:{workdir}/unused\n")
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            for path in (self.home, run_dir, self.config):
+                os.chown(path, MAIL_UID, MAIL_UID)
+
+    def backup(self, source: Path, dest: Path) -> Timed:
+        command = [self.binary, "-c", str(self.config), "-o", f"mail_location=maildir:{source}",
+                   "-o", f"mail_home={self.home}"]
+        if self.as_root:
+            command += ["-o", f"mail_uid={MAIL_UID}", "-o", f"mail_gid={MAIL_UID}"]
+        return run([*command, "backup", f"maildir:{dest}"], {**os.environ, "USER": "bench"})
+
+
+def dmf_backup(source: Path, dest: Path) -> Timed:
+    return run([sys.executable, "-m", "dmf", "-o", f"mail_location=maildir:{source}", "backup",
+                f"maildir:{dest}"], {**os.environ, "USER": "bench"})
+
+
+def bench_size(messages: int, workdir: Path, make_corpus: Path,
+               doveadm: Doveadm) -> dict[str, float]:
+    base = workdir / f"n{messages}"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir()
+    corpus = base / "corpus"
+    subprocess.run([sys.executable, str(make_corpus), "maildir", str(corpus), "--messages",
+                    str(messages)], check=True, stdout=subprocess.DEVNULL)
+    size_mb = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file()) / 1e6
+
+    copy = run(["cp", "-a", str(corpus), str(base / "dmf-source")])
+    shutil.copytree(corpus, base / "doveadm-source", symlinks=True)
+    if doveadm.as_root:
+        chown_tree(base / "doveadm-source", MAIL_UID)
+        (base / "doveadm-dest").mkdir()
+        os.chown(base / "doveadm-dest", MAIL_UID, MAIL_UID)
+
+    ours_full = dmf_backup(base / "dmf-source", base / "dmf-dest" / "Maildir")
+    ours_again = dmf_backup(base / "dmf-source", base / "dmf-dest" / "Maildir")
+    theirs_full = doveadm.backup(base / "doveadm-source", base / "doveadm-dest" / "Maildir")
+    theirs_again = doveadm.backup(base / "doveadm-source", base / "doveadm-dest" / "Maildir")
+
+    peak_mb = max(ours_full.max_rss_kb, ours_again.max_rss_kb) / 1024
+    print(f"\n== {messages} messages, {size_mb:.0f} MB ==")
+    print(f"{'':24}{'seconds':>10}")
+    for label, timed in (("cp -a", copy), ("dmf backup (full)", ours_full),
+                         ("doveadm backup (full)", theirs_full),
+                         ("dmf backup (no change)", ours_again),
+                         ("doveadm (no change)", theirs_again)):
+        print(f"{label:24}{timed.seconds:10.3f}")
+    figures = {"full vs doveadm": ours_full.seconds / theirs_full.seconds,
+               "full vs cp -a": ours_full.seconds / copy.seconds,
+               "no-change seconds": ours_again.seconds,
+               "peak memory MB": peak_mb}
+    for label, value in figures.items():
+        verdict = "ok" if value <= TARGETS[label] else "MISSED"
+        print(f"{label:24}{value:10.3f}   target <= {TARGETS[label]:<5} {verdict}")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, nargs="+", default=[2000, 20000],
+                        help="corpus sizes (default: 2000 20000)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/dmf-bench"),
+                        help="scratch space, world-traversable for doveadm (default %(default)s)")
+    parser.add_argument("--keep", action="store_true", help="keep the trees afterwards")
+    args = parser.parse_args(argv)
+    make_corpus = next((p for p in (MAKE_CORPUS, FALLBACK_MAKE_CORPUS) if p.exists()), None)
+    binary = shutil.which("doveadm")
+    if make_corpus is None or binary is None:
+        print("skipped: needs ../shared/bench/make_corpus.py and doveadm")
+        return 0
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    args.workdir.chmod(0o755)
+    doveadm = Doveadm(binary, args.workdir)
+    try:
+        for messages in args.messages:
+            bench_size(messages, args.workdir, make_corpus, doveadm)
+    finally:
+        if not args.keep:
+            for messages in args.messages:
+                shutil.rmtree(args.workdir / f"n{messages}", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
