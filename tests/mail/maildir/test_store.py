@@ -45,7 +45,8 @@ def test_protocols_and_capabilities(tmp_path: Path) -> None:
     assert isinstance(storage.mailbox("INBOX"), Mailbox)
     assert storage.capabilities == {Capability.SETTABLE_UIDS, Capability.MESSAGE_GUIDS,
                                     Capability.MAILBOX_GUIDS, Capability.HARDLINKS,
-                                    Capability.SUBSCRIPTIONS, Capability.LOCKING}
+                                    Capability.SUBSCRIPTIONS, Capability.LOCKING,
+                                    Capability.SUMMARIES}
 
 
 def test_copy_keeps_everything_byte_exact(tmp_path: Path, sample_maildir: Path) -> None:
@@ -64,6 +65,29 @@ def test_copy_keeps_everything_byte_exact(tmp_path: Path, sample_maildir: Path) 
     assert set(copied) == set(expected)
     assert storage_at(tmp_path / "dest").subscriptions() == source.subscriptions()
     assert tmp_files(tmp_path / "dest") == []
+    for name in expected:
+        assert storage_at(tmp_path / "dest").mailbox(name).summary() == \
+            source.mailbox(name).summary()
+
+
+def test_summary_changes_with_flags_keywords_and_messages(sample_maildir: Path) -> None:
+    def summary() -> object:
+        return storage_at(sample_maildir).mailbox("Sent").summary()
+
+    seen = [summary()]
+    box = storage_at(sample_maildir).mailbox("Sent")
+    first = next(box.messages())
+    box.update_flags([MailboxChange(first.uid, first.flags ^ {FLAGGED}, first.keywords)])
+    box.commit()
+    seen.append(summary())
+    box.update_flags([MailboxChange(first.uid, first.flags, first.keywords | {"$New"})])
+    box.commit()
+    seen.append(summary())
+    box.expunge([first.uid])
+    box.commit()
+    seen.append(summary())
+    assert len(set(seen)) == 4
+    assert summary() == seen[-1]
 
 
 def test_placement_new_without_flags_cur_with(tmp_path: Path) -> None:

@@ -28,16 +28,21 @@ def split(filename: str) -> tuple[str, str]:
     return base, info[2:] if info.startswith(FLAGS_PREFIX) else ""
 
 
-_SIZE_FIELD = re.compile(r",([SW])=(\d+)")
+_SIZES = re.compile(r",S=(\d+)(?:,W=(\d+))?")
+_VSIZE = re.compile(r",W=(\d+)")
 
 
 def sizes(base: str) -> tuple[int | None, int | None]:
     """(size, vsize) from `,S=` and `,W=` in a basename, None where absent."""
-    if "," not in base:
-        return None, None
-    found = dict(_SIZE_FIELD.findall(base))
-    size, vsize = found.get("S"), found.get("W")
-    return (int(size) if size else None), (int(vsize) if vsize else None)
+    match = _SIZES.search(base)
+    if match is None:
+        vsize_match = _VSIZE.search(base)
+        return None, int(vsize_match[1]) if vsize_match else None
+    size, vsize = match.groups()
+    if vsize is None:
+        vsize_match = _VSIZE.search(base)
+        return int(size), int(vsize_match[1]) if vsize_match else None
+    return int(size), int(vsize)
 
 
 def with_letters(filename: str, letters: str) -> str:

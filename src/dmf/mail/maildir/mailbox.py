@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -135,33 +136,54 @@ class MaildirMailbox:
         names = self._keyword_names()
         flag_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         records = current.records
-        for uid in sorted(self._files):
-            found = self._files[uid]
-            fields = records[uid].fields
+        files = self._files
+        for uid in sorted(files):
+            found = files[uid]
             base, _, info = found.name.partition(":")
-            letters = info[2:] if info.startswith("2,") else ""
+            letters = info[2:] if info[:2] == "2," else ""
             flag_sets = flag_cache.get(letters)
             if flag_sets is None:
                 flag_sets = flag_cache[letters] = _flag_sets(letters, names)
-            size, vsize = filenames.sizes(base)
-            status = self._stat(found)
+            try:
+                status = found.entry.stat() if found.entry is not None \
+                    else os.stat(self.mail_dir / found.subdir / found.name)
+            except FileNotFoundError:
+                status = self._refind(found)
+            size, vsize = filenames.sizes(base) if "," in base else (None, None)
+            fields = records[uid].fields
+            if not fields:
+                yield MessageMeta(uid, base, flag_sets[0], flag_sets[1], int(status.st_mtime),
+                                  status.st_size if size is None else size, vsize)
+                continue
             if size is None:
                 size = int(fields["S"]) if fields.get("S", "").isdigit() else status.st_size
             if vsize is None and fields.get("W", "").isdigit():
                 vsize = int(fields["W"])
-            order = fields.get("O", "") if fields else ""
-            yield MessageMeta(
-                uid, fields.get("G") or base if fields else base, flag_sets[0], flag_sets[1],
-                int(status.st_mtime), size, vsize, 0, fields.get("P") if fields else None,
-                int(order) if order.isdigit() else None)
+            order = fields.get("O", "")
+            yield MessageMeta(uid, fields.get("G") or base, flag_sets[0], flag_sets[1],
+                              int(status.st_mtime), size, vsize, 0, fields.get("P"),
+                              int(order) if order.isdigit() else None)
 
-    def _stat(self, found: _File) -> os.stat_result:
-        try:
-            if found.entry is not None:
-                return found.entry.stat()
-            return os.stat(self.mail_dir / found.subdir / found.name)
-        except FileNotFoundError:
-            return self._refind(found)
+    def summary(self) -> Hashable:
+        """(message count, digest of every UID, GUID, flags and keywords): one uidlist parse and
+        one listing of new/ and cur/, no stat. Keyword letters are turned into names, so two
+        trees with different dovecot-keywords orders but the same messages agree."""
+        current = self._load()
+        names = self._keyword_names()
+        flag_text: dict[str, str] = {}
+        digest = hashlib.blake2b(digest_size=16)
+        records = current.records
+        for uid in sorted(self._files):
+            base, _, info = self._files[uid].name.partition(":")
+            letters = info[2:] if info[:2] == "2," else ""
+            text = flag_text.get(letters)
+            if text is None:
+                flags, keyword_set = _flag_sets(letters, names)
+                text = flag_text[letters] = " ".join(sorted(flags)) + "|" + " ".join(
+                    sorted(keyword_set))
+            guid = records[uid].fields.get("G") or base
+            digest.update(f"{uid} {guid} {text}\n".encode("utf-8", "surrogateescape"))
+        return len(self._files), digest.hexdigest()
 
     def _refind(self, found: _File) -> os.stat_result:
         """The file was renamed (a flag change by another client) since the scan."""
@@ -270,7 +292,7 @@ class MaildirMailbox:
         on_disk: dict[str, _File] = {}
         for subdir in ("new", "cur"):
             for entry in self._list_dir(subdir):
-                on_disk[filenames.split(entry.name)[0]] = _File(subdir, entry.name, entry)
+                on_disk[entry.name.partition(":")[0]] = _File(subdir, entry.name, entry)
         files: dict[int, _File] = {}
         changed = False
         records = current.records if current is not None else {}

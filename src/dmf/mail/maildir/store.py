@@ -35,7 +35,8 @@ _last_uidvalidity = 0
 class MaildirStorage:
     capabilities = frozenset({Capability.SETTABLE_UIDS, Capability.MESSAGE_GUIDS,
                               Capability.MAILBOX_GUIDS, Capability.HARDLINKS,
-                              Capability.SUBSCRIPTIONS, Capability.LOCKING})
+                              Capability.SUBSCRIPTIONS, Capability.LOCKING,
+                              Capability.SUMMARIES})
 
     def __init__(self, layout: MaildirLayout, owner: Owner | None = None) -> None:
         self.layout = layout

@@ -14,18 +14,21 @@ administrator decides (delete the file to let Dovecot or dmf renumber), nothing 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from dmf.errors import NotPossibleError
 
 MAX_UID = 0xFFFFFFFE
+_NO_FIELDS: Mapping[str, str] = MappingProxyType({})  # shared by the many records without any
 
 
 @dataclass(slots=True)
 class UidRecord:
     uid: int
     basename: str  # the filename up to ":" (Dovecot's "base filename")
-    fields: dict[str, str] = field(default_factory=dict)  # one-letter key -> value
+    fields: Mapping[str, str] = field(default_factory=dict)  # one-letter key -> value
 
 
 @dataclass(slots=True)
@@ -107,18 +110,25 @@ def parse(content: bytes, path: str) -> tuple[UidList, bool]:
     version, header, extra = _parse_header(lines[0], path)
     records: dict[int, UidRecord] = {}
     previous = 0
-    nextuid = header.nextuid
     for number, line in enumerate(lines[1:], start=2):
         if version == 1:
             head, _, basename = line.partition(" ")
             basename = basename.partition(":")[0]
-            tokens = [head]
         else:
             head, separator, basename = line.partition(" :")
             if not separator:
                 raise _corrupt(path, number, f"no ' :<filename>' in {line!r}")
-            tokens = head.split(" ") if " " in head else [head]
-        uid_text = tokens[0]
+        fields: Mapping[str, str] = _NO_FIELDS
+        if " " in head:
+            uid_text, *tokens = head.split(" ")
+            fields = {}
+            for token in tokens:
+                if token:
+                    if not "A" <= token[0] <= "Z":
+                        raise _corrupt(path, number, f"bad field {token!r}")
+                    fields[token[0]] = token[1:]
+        else:
+            uid_text = head
         if not uid_text.isdigit():
             raise _corrupt(path, number, f"bad UID {uid_text!r}")
         uid = int(uid_text)
@@ -126,15 +136,9 @@ def parse(content: bytes, path: str) -> tuple[UidList, bool]:
             raise _corrupt(path, number, f"UID {uid} out of order or out of range")
         if not basename or "/" in basename:
             raise _corrupt(path, number, f"bad filename {basename!r}")
-        fields: dict[str, str] = {}
-        for token in tokens[1:]:
-            if token:
-                if not "A" <= token[0] <= "Z":
-                    raise _corrupt(path, number, f"bad field {token!r}")
-                fields[token[0]] = token[1:]
         records[uid] = UidRecord(uid, basename, fields)
         previous = uid
-        nextuid = max(nextuid, uid + 1)
+    nextuid = max(header.nextuid, previous + 1)
     uidlist = UidList(header.uidvalidity, nextuid, header.guid or "", records, extra)
     return uidlist, header.guid is not None
 
