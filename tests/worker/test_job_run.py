@@ -105,7 +105,7 @@ async def test_every_step_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         "clean user metacache", "post migration command"]
     assert outcome.success  # move user failed, but no failure flag names it
     move = entry_of(outcome.details, "move user")
-    assert not move["success"] and "not supported" in move["errors"][0]
+    assert not move["success"] and "http.url" in move["errors"][0]
     for name in ("count local mailbox pre sync", "count local mailbox post sync"):
         count = entry_of(outcome.details, name)
         assert count == {"success": True, "exitCode": 0, "errors": [], "messages": 5,
