@@ -28,8 +28,6 @@ from dmf.mail.storage import Mailbox, Storage
 # doveadm prints status fields in this order, whatever order they were asked in.
 STATUS_FIELDS = ("messages", "recent", "uidnext", "uidvalidity", "unseen", "highestmodseq",
                  "vsize", "guid")
-ALL_FIELDS = ("messages", "recent", "uidnext", "uidvalidity", "unseen", "highestmodseq",
-              "vsize", "guid")
 TOTAL_FIELDS = frozenset({"messages", "recent", "unseen", "vsize"})  # what -t can sum
 PATH_TYPES = ("index", "control", "dir", "alt")
 _MESSAGE_FIELDS = frozenset({"messages", "unseen", "vsize"})  # need a pass over the messages
@@ -43,7 +41,7 @@ def parse_status_fields(text: str, *, total: bool) -> tuple[str, ...]:
         raise UsageError("No status fields")
     for name in names:
         if name == "all":
-            wanted |= TOTAL_FIELDS if total else set(ALL_FIELDS)
+            wanted |= TOTAL_FIELDS if total else set(STATUS_FIELDS)
         elif name in STATUS_FIELDS:
             wanted.add(name)
         else:

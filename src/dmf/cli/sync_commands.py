@@ -25,6 +25,7 @@ from dmf.cli.mail_user import (
 from dmf.cli.progress import CliReporter, configure_debug_logging
 from dmf.cli.run import guarded, report
 from dmf.cli.session import Session, internal_name, open_store, start
+from dmf.dsync.brain import sync_user
 from dmf.dsync.dates import parse_date
 from dmf.dsync.options import SyncMode, SyncOptions
 from dmf.dsync.state import decode_state
@@ -104,8 +105,6 @@ def _localize(options: SyncOptions, storage: Storage) -> SyncOptions:
 
 def backup_user(session: Session, request: BackupRequest, mail_user: MailUser) -> int:
     """One user's backup; returns the exit code (0, or 2 when it must run again)."""
-    from dmf.dsync.brain import sync_user
-
     own = mail_user.location
     other = require_local(replica_location(session.settings, mail_user)
                           if request.use_replica else request.destination or "")
