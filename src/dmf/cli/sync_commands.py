@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -49,7 +48,7 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
                   mailbox_guid: str | None, namespaces: tuple[str, ...], all_namespaces: bool,
                   excludes: tuple[str, ...], start_date: str | None, end_date: str | None,
                   io_timeout: int, state: str | None, use_replica: bool,
-                  destination: str | None, now: float | None = None) -> BackupRequest:
+                  destination: str | None) -> BackupRequest:
     """Validate the flags as doveadm does, before anything is opened."""
     if use_replica == (destination is not None):
         raise UsageError("backup: give either -d or a destination, not both or neither")
@@ -59,8 +58,8 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
         raise UsageError("backup: -n and -N are mutually exclusive")
     if state:
         decode_state(state)  # a garbage state fails here, before a destination is created
-    start = parse_date(start_date, now) if start_date is not None else None
-    end = parse_date(end_date, now) if end_date is not None else None
+    start = parse_date(start_date) if start_date is not None else None
+    end = parse_date(end_date) if end_date is not None else None
     options = SyncOptions(
         mode=SyncMode.BACKUP, full=full, mailbox=mailbox or None,
         mailbox_guid=mailbox_guid.lower() if mailbox_guid else None,
@@ -120,14 +119,12 @@ def backup_user(session: Session, request: BackupRequest, mail_user: MailUser) -
             reporter = CliReporter(mail_user.name, separator=source.separator,
                                    verbose=session.options.verbose,
                                    debug=session.options.debug)
-            started = time.monotonic()
             try:
                 result = sync_user(source, dest, _localize(request.options, source), reporter)
             except BaseException as exc:
+                # a run with failed mailboxes still carries its result: summarize it
                 reporter.finish(getattr(exc, "sync_result", None))
                 raise
-            if not result.seconds:
-                result.seconds = time.monotonic() - started
             reporter.finish(result)
         finally:
             dest.close()
