@@ -61,3 +61,20 @@ def test_missing_source_is_not_found_and_create_makes_it(tmp_path: Path) -> None
     storage = open_storage(f"maildir:{tmp_path}/new/Maildir", user="u", home=None, create=True)
     assert all((tmp_path / "new/Maildir" / sub).is_dir() for sub in ("cur", "new", "tmp"))
     assert [meta.name for meta in storage.list_mailboxes()] == ["INBOX"]
+
+
+def test_inbox_and_control_parameters_place_files(tmp_path: Path) -> None:
+    location = (f"maildir:{tmp_path}/Maildir:INBOX={tmp_path}/Maildir/.INBOX"
+                f":CONTROL={tmp_path}/control:INDEX={tmp_path}/index")
+    storage = open_storage(location, user="u", home=None, create=True)
+    storage.create_mailbox("INBOX", guid="0" * 32)
+    storage.create_mailbox("Sub/Child")
+    storage.set_subscriptions({"Sub/Child"})
+    assert (tmp_path / "Maildir/.INBOX/cur").is_dir()
+    assert (tmp_path / "control/.INBOX/dovecot-uidlist").read_text().startswith("3 V")
+    assert (tmp_path / "control/.Sub.Child/dovecot-uidlist").exists()
+    assert (tmp_path / "control/subscriptions").exists()
+    assert not (tmp_path / "index").exists()
+    reread = open_storage(location, user="u", home=None)
+    assert sorted(meta.name for meta in reread.list_mailboxes()) == ["INBOX", "Sub/Child"]
+    assert reread.mailbox("INBOX").meta.guid == "0" * 32

@@ -52,6 +52,19 @@ def test_tree_written_by_dmf_reads_the_same_in_doveadm(tmp_path: Path, sample_ma
                                         for name in source.subscriptions())
 
 
+def test_inbox_and_control_parameters_agree_with_doveadm(tmp_path: Path, sample_maildir: Path,
+                                                        doveadm: Doveadm) -> None:
+    def location(base: Path) -> str:
+        return (f"maildir:{base}/Maildir:INBOX={base}/inbox:CONTROL={base}/control"
+                f":INDEX={base}/index")
+
+    source = open_storage(f"maildir:{sample_maildir}", user="u", home=None)
+    destination = open_storage(location(tmp_path / "dest"), user="u", home=None, create=True)
+    copy_all(source, destination)
+    copy = doveadm.copy(tmp_path / "dest", "dest")
+    assert_same_as_doveadm(destination, location(copy), doveadm)
+
+
 def test_fs_layout_written_by_dmf_reads_the_same_in_doveadm(tmp_path: Path,
                                                             sample_maildir: Path,
                                                             doveadm: Doveadm) -> None:

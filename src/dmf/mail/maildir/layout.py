@@ -80,10 +80,14 @@ class MaildirLayout:
         return self.root / relative if relative else self.root
 
     def control_dir(self, name: str) -> Path:
+        """Where dovecot-uidlist and dovecot-keywords live. With CONTROL=, Dovecot 2.3 keeps
+        INBOX's under CONTROL/.INBOX (checked with `doveadm mailbox path -t control`)."""
         if self.control is None:
             return self.mail_dir(name)
         relative = self.relative_dir(name)
-        return self.control / relative if relative else self.control
+        if not relative:
+            relative = "INBOX" if self.fs_layout else ".INBOX"
+        return self.control / relative
 
     def list_dirs(self) -> Iterator[tuple[str, Path]]:
         """(name, mail dir) of every mailbox on disk, INBOX first if it exists. Directories
@@ -103,7 +107,7 @@ class MaildirLayout:
             if len(stored) < 2 or stored[0] != "." or stored[1] == "." or not entry.is_dir():
                 continue
             levels = stored[1:].split(".")
-            if not all(levels):
+            if not all(levels) or (self.inbox is not None and Path(entry.path) == self.inbox):
                 continue
             yield HIERARCHY_SEPARATOR.join(_decoded(level) for level in levels), Path(entry.path)
 

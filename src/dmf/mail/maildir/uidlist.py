@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from dmf.errors import NotPossibleError
+from dmf.errors import NotPossibleError, Scope
 
 MAX_UID = 0xFFFFFFFE
 _NO_FIELDS: Mapping[str, str] = MappingProxyType({})  # shared by the many records without any
@@ -48,7 +48,7 @@ class UidListHeader:
 
 
 def _corrupt(path: str, line: int, why: str) -> NotPossibleError:
-    return NotPossibleError(f"corrupt {path} line {line}: {why}")
+    return NotPossibleError(f"corrupt {path} line {line}: {why}", scope=Scope.MAILBOX)
 
 
 def _parse_header(line: str, path: str) -> tuple[int, UidListHeader, list[str]]:
@@ -120,13 +120,16 @@ def parse(content: bytes, path: str) -> tuple[UidList, bool]:
                 raise _corrupt(path, number, f"no ' :<filename>' in {line!r}")
         fields: Mapping[str, str] = _NO_FIELDS
         if " " in head:
-            uid_text, *tokens = head.split(" ")
-            fields = {}
-            for token in tokens:
-                if token:
-                    if not "A" <= token[0] <= "Z":
-                        raise _corrupt(path, number, f"bad field {token!r}")
-                    fields[token[0]] = token[1:]
+            uid_text, rest = head.split(" ", 1)
+            if rest[:1] == "G" and " " not in rest:  # what dmf and dsync write: a GUID only
+                fields = {"G": rest[1:]}
+            else:
+                fields = {}
+                for token in rest.split(" "):
+                    if token:
+                        if not "A" <= token[0] <= "Z":
+                            raise _corrupt(path, number, f"bad field {token!r}")
+                        fields[token[0]] = token[1:]
         else:
             uid_text = head
         if not uid_text.isdigit():
