@@ -10,20 +10,23 @@ import pytest
 
 from dmf.migration_db.models import BackendCommand, BackendStatus
 from dmf.migration_db.repository import MigrationRepository
-from tests.api.conftest import ADMIN
+from tests.api.conftest import Scheduler
 
 
 @dataclass(frozen=True)
 class Cloud:
     """Two workers of a target and one of another, registered as workers do."""
 
-    api: str
+    scheduler: Scheduler
     repository: MigrationRepository
     target: str
     other: str
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(f"{self.api}{path}", auth=ADMIN)
+        return self.scheduler.call("GET", path)
+
+    def patch(self, path: str, body: dict[str, object]) -> httpx.Response:
+        return self.scheduler.call("PATCH", path, json=body)
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def cloud(scheduler, fresh) -> Cloud:
     repository.register_backend(target, "1", BackendStatus.STOPPED, 10)
     repository.register_backend(target, "2", BackendStatus.STARTED, 20)
     repository.register_backend(other, "1", BackendStatus.STARTED, 5)
-    return Cloud(scheduler.api, repository, target, other)
+    return Cloud(scheduler, repository, target, other)
 
 
 def test_get_backend_by_url_encoded_name(cloud):
@@ -64,8 +67,7 @@ def test_list_backends_of_one_target(cloud):
 ])
 def test_patch_takes_effect_in_the_database(cloud, body, expected):
     name = f"{cloud.target}/1"
-    response = httpx.patch(f"{cloud.api}/targets/{cloud.target}/backends", auth=ADMIN,
-                           json={"name": name, **body})
+    response = cloud.patch(f"/targets/{cloud.target}/backends", {"name": name, **body})
     assert response.status_code == 200
     stored = cloud.repository.get_backend(name)
     for field, value in expected.items():
@@ -94,8 +96,7 @@ def test_bad_patch_changes_nothing(cloud, target, body, status):
               for name in (f"{cloud.target}/1", f"{cloud.target}/2", f"{cloud.other}/1")}
     body = {key: value.format(**names) if isinstance(value, str) else value
             for key, value in body.items()}
-    response = httpx.patch(f"{cloud.api}/targets/{target.format(**names)}/backends",
-                           auth=ADMIN, json=body)
+    response = cloud.patch(f"/targets/{target.format(**names)}/backends", body)
     assert response.status_code == status
     assert "detail" in response.json()
     after = {name: cloud.repository.get_backend(name) for name in before}

@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator
 
-from dmf.api.schemas import INT32_MAX, NAME_MAX, storable
+from dmf.api.schemas import INT32_MAX, NAME_MAX, printable_name
 
 PREFIX = "/dmf/admin/api/v2"
 
-TargetName = Annotated[str, Path(min_length=1, max_length=NAME_MAX), AfterValidator(storable)]
-SourceName = Annotated[str, Path(min_length=1, max_length=NAME_MAX), AfterValidator(storable)]
-HostName = Annotated[str, Path(min_length=1, max_length=NAME_MAX), AfterValidator(storable)]
+TargetName = Annotated[str, Path(min_length=1, max_length=NAME_MAX), AfterValidator(printable_name)]
+SourceName = Annotated[str, Path(min_length=1, max_length=NAME_MAX), AfterValidator(printable_name)]
+HostName = Annotated[str, Path(min_length=1, max_length=NAME_MAX), AfterValidator(printable_name)]
 BackendName = Annotated[str, Path(min_length=1, max_length=2 * NAME_MAX + 1,
                                   description="target/memberid; URL-encode the slash (%2F)"),
-                        AfterValidator(storable)]
+                        AfterValidator(printable_name)]
 JobId = Annotated[int, Path(ge=1, le=INT32_MAX)]

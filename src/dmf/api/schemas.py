@@ -4,13 +4,14 @@
 Every string a client sends ends up in a database column, so each is bounded to what every
 supported database stores (255 characters for names, 320 for an e-mail, 4096 for free text) and
 must be storable text (no NUL, no lone surrogate): bad input is a 422 naming the field, never a
-database error. Within those bounds values are kept verbatim: shell or SQL metacharacters are
-data here.
+database error. Names are single-line text; free-text fields take any text. Within those
+bounds values are kept verbatim: shell or SQL metacharacters are data here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -44,6 +45,15 @@ def storable(value: str) -> str:
     return value
 
 
+def printable_name(value: str) -> str:
+    """Names (targets, users, hosts) are one line: control characters in one are a client's
+    mistake, and a newline could not even travel in a URL path segment."""
+    storable(value)
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("must not contain control characters (tab, newline, ...)")
+    return value
+
+
 def _no_slash(value: str) -> str:
     if "/" in value:
         raise ValueError("must not contain '/' (it separates target and member in backend names)")
@@ -51,7 +61,7 @@ def _no_slash(value: str) -> str:
 
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX),
-                 AfterValidator(storable)]
+                 AfterValidator(printable_name)]
 EntityName = Annotated[Name, AfterValidator(_no_slash)]
 Email = Annotated[str, StringConstraints(max_length=EMAIL_MAX), AfterValidator(storable)]
 FreeText = Annotated[str, StringConstraints(max_length=TEXT_MAX), AfterValidator(storable)]

@@ -18,6 +18,8 @@ from dmf.api.schemas import (
 from dmf.migration_db.records import SourceHostRecord
 
 router = APIRouter()
+# Host names may hold a slash (they are free text); `:path` lets an encoded one (%2F), which
+# the server decodes before routing, still reach the host routes.
 
 
 def _host_out(record: SourceHostRecord) -> SourceHostOut:
@@ -81,19 +83,19 @@ def add_source_host(source: SourceName, body: SourceHostIn,
                                                 body.status_command))
 
 
-@router.get("/sources/{source}/hosts/{host}", tags=["sources"])
+@router.get("/sources/{source}/hosts/{host:path}", tags=["sources"])
 def get_source_host(source: SourceName, host: HostName, repository: Repository) -> SourceHostOut:
     return _host_out(repository.get_source_host(source, host))
 
 
-@router.put("/sources/{source}/hosts/{host}", tags=["sources"])
+@router.put("/sources/{source}/hosts/{host:path}", tags=["sources"])
 def update_source_host(source: SourceName, host: HostName, body: SourceHostSettings,
                        repository: Repository) -> SourceHostOut:
     return _host_out(repository.update_source_host(source, host, body.port, body.ssl,
                                                    body.status_command))
 
 
-@router.delete("/sources/{source}/hosts/{host}", status_code=status.HTTP_204_NO_CONTENT,
+@router.delete("/sources/{source}/hosts/{host:path}", status_code=status.HTTP_204_NO_CONTENT,
                tags=["sources"])
 def delete_source_host(source: SourceName, host: HostName, repository: Repository) -> None:
     repository.delete_source_host(source, host)

@@ -21,7 +21,7 @@ from dmf.api.schemas import (
     JobOut,
     JobPage,
     JobSubmission,
-    storable,
+    printable_name,
 )
 from dmf.migration_db.models import JobPhase, JobStatus
 from dmf.migration_db.records import InvalidValueError, JobFilter, JobRecord, NewJob
@@ -33,7 +33,7 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 MAX_PAGE = 1000
 
 QueryName = Annotated[str | None, Query(min_length=1, max_length=2 * NAME_MAX + 1),
-                      AfterValidator(lambda v: v if v is None else storable(v))]
+                      AfterValidator(lambda v: v if v is None else printable_name(v))]
 
 
 def _job_fields(record: JobRecord) -> dict[str, object]:
@@ -85,7 +85,7 @@ def submit_job(body: JobSubmission, repository: Repository, wrapper: Wrapper) ->
 def submit_jobs_csv(file: Annotated[UploadFile, File(description="CSV with a header row")],
                     repository: Repository, wrapper: Wrapper,
                     target: Annotated[str, Form(min_length=1, max_length=NAME_MAX),
-                                      AfterValidator(storable)] = "default") -> BulkSubmitted:
+                                      AfterValidator(printable_name)] = "default") -> BulkSubmitted:
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(content) > MAX_UPLOAD_BYTES:
         raise InvalidValueError(f"CSV: larger than {MAX_UPLOAD_BYTES} bytes")
