@@ -1,0 +1,154 @@
+"""A real `dmf worker` process: its HTTP endpoints, SIGTERM drain, idle CPU, storage keys and
+configuration errors."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from dmf.migration_db.crypto import wrap
+from dmf.migration_db.models import JobStatus
+from dmf.migration_db.records import JobFilter, NewJob
+from dmf.migration_db.repository import MigrationRepository
+from tests.worker.worker_processes import ADMIN, WorkerProcess
+
+
+@pytest.fixture
+def repository(tmp_path):
+    repository = MigrationRepository.connect(f"sqlite:///{tmp_path / 'migration.db'}")
+    repository.upgrade()
+    repository.create_target("t")
+    repository.create_source("default")
+    yield repository
+    repository.close()
+
+
+def db_url_of(repository: MigrationRepository) -> str:
+    return repository.engine.url.render_as_string(hide_password=False)
+
+
+def wait_for(check, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_endpoints_and_metrics_of_a_running_worker(repository, tmp_path):
+    repository.submit_jobs([NewJob(target="t", source="default", uid=f"u{n}")
+                            for n in range(3)])
+    worker = WorkerProcess(tmp_path, db_url_of(repository), "1").start()
+    try:
+        worker.wait_ready()
+        wait_for(lambda: repository.count_jobs(JobFilter(statuses=[JobStatus.SUCCESS])) == 3,
+                 10, "jobs done")
+        anonymous = httpx.get(f"{worker.base_url}/health")
+        assert anonymous.json() == {"status": "UP"}
+        detailed = httpx.get(f"{worker.base_url}/health", auth=ADMIN).json()
+        assert detailed["details"]["service"]["status"] == "UP"
+        assert detailed["details"]["jdbc"]["status"] == "UP"
+        assert httpx.get(f"{worker.base_url}/prometheus").status_code == 401
+        text = httpx.get(f"{worker.base_url}/prometheus", auth=ADMIN).text
+        assert "dmf_jobs_succeeded_total 3.0" in text
+        assert "dmf_claim_latency_seconds_count" in text
+        assert "dmf_executor_pool_max 10.0" in text
+        names = httpx.get(f"{worker.base_url}/metrics", auth=ADMIN).json()["names"]
+        assert "dmf.jobs.running" in names
+    finally:
+        worker.stop()
+
+
+def test_sigterm_drains_running_jobs_and_reports_down_meanwhile(repository, tmp_path):
+    repository.submit_jobs([NewJob(target="t", source="default", uid="u1")])
+    worker = WorkerProcess(tmp_path, db_url_of(repository), "1",
+                           simulator={"min-ms": 2000, "max-ms": 2000}).start()
+    try:
+        worker.wait_ready()
+        wait_for(lambda: repository.count_jobs(JobFilter(statuses=[JobStatus.RUNNING])) == 1,
+                 10, "job running")
+        worker.signal(signal.SIGTERM)
+        wait_for(lambda: httpx.get(f"{worker.base_url}/health").status_code == 503, 1,
+                 "health DOWN while stopping")
+        assert repository.count_jobs(JobFilter(statuses=[JobStatus.RUNNING])) == 1
+        assert worker.wait(10) == 0, worker.log()
+        job = repository.list_jobs(limit=1)[0]
+        assert job.status is JobStatus.SUCCESS
+        assert repository.get_backend("t/1").status == 0
+    finally:
+        worker.stop()
+
+
+@pytest.mark.slow
+def test_idle_worker_uses_under_one_percent_cpu(repository, tmp_path):
+    worker = WorkerProcess(tmp_path, db_url_of(repository), "1",
+                           jobs={"cache": {"refresh": "1s"}}).start()
+    try:
+        worker.wait_ready()
+        time.sleep(1)
+        before = worker.cpu_seconds()
+        time.sleep(5)
+        used = worker.cpu_seconds() - before
+        print(f"\nidle worker: {used:.3f} s of CPU in 5 s ({used / 5:.2%})")
+        assert used / 5 < 0.01, f"{used:.3f} s of CPU in 5 s"
+    finally:
+        worker.stop()
+
+
+def test_a_job_whose_key_is_missing_or_wrong_fails_alone(repository, tmp_path):
+    key = os.urandom(32)
+    key_file = tmp_path / "key1.key"
+    key_file.write_text(base64.b64encode(key).decode())
+    wrong_file = tmp_path / "other.key"
+    wrong_file.write_text(base64.b64encode(os.urandom(32)).decode())
+    jobs = []
+    for uid, key_name in (("good", "key1"), ("nokey", "key9"), ("wrongkey", "key2")):
+        password = wrap("s3cr3t-pw", key_name, key, target="t", source="default", uid=uid)
+        jobs.append(NewJob(target="t", source="default", uid=uid, password=password))
+    jobs.append(NewJob(target="t", source="default", uid="plain"))
+    repository.submit_jobs(jobs)
+    worker = WorkerProcess(tmp_path, db_url_of(repository), "1", crypto={"storageKeys": {
+        "key1": {"file": str(key_file)}, "key2": {"file": str(wrong_file)}}}).start()
+    try:
+        worker.wait_ready()
+        wait_for(lambda: repository.count_jobs(JobFilter(
+            statuses=[JobStatus.SUCCESS, JobStatus.FAILURE])) == 4, 10, "all jobs ended")
+    finally:
+        worker.stop()
+    by_uid = {job.uid: job for job in repository.list_jobs(limit=10)}
+    assert by_uid["good"].status is JobStatus.SUCCESS
+    assert by_uid["plain"].status is JobStatus.SUCCESS
+    for uid, key_name in (("nokey", "key9"), ("wrongkey", "key2")):
+        job = by_uid[uid]
+        assert job.status is JobStatus.FAILURE
+        errors = job.details[-1]["prepare-job"]["errors"]
+        assert key_name in errors[0]
+    assert "s3cr3t-pw" not in worker.log()
+
+
+@pytest.mark.parametrize(("yaml_text", "message"), [
+    ("dmf:\n  worker:\n    jobs:\n      max: ten\n",
+     "Error: dmf.worker.jobs.max: expected an integer, got 'ten'"),
+    ("dmf:\n  worker:\n    jobz: 1\n", "Error: dmf.worker.jobz: unknown key"),
+    ("datasources:\n  default:\n    url: sqlite:////nonexistent-dir/x.db\n"
+     "dmf:\n  worker:\n    identity:\n      memberid: 1\n",
+     "Error: sqlite database directory does not exist: /nonexistent-dir"),
+    ("dmf:\n  worker:\n    identity:\n      target: t\n",
+     "Error: dmf.worker.identity.memberid: required: the worker registers as backend "
+     "<target>/<memberid>"),
+])
+def test_configuration_errors_exit_78_naming_the_key(tmp_path, yaml_text, message):
+    config = tmp_path / "bad.yml"
+    config.write_text(yaml_text, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "dmf", "worker", "-c", str(config)],
+                            capture_output=True, text=True, timeout=30,
+                            env={k: v for k, v in os.environ.items()
+                                 if not k.startswith(("DMF_", "DATASOURCES_"))})
+    assert result.returncode == 78, result.stderr
+    assert result.stderr.strip().splitlines() == [message]
