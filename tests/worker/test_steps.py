@@ -4,6 +4,7 @@ copy, fetch container, the migration step's duplicate UIDs and retry overrides."
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -131,9 +132,14 @@ async def test_duplicate_uids_reported(tmp_path: Path, monkeypatch: pytest.Monke
     outcome = await run_job(make_context(), make_config(FAKE_DOVEADM, {"retry": {"max": 1}}))
     dsync = entry_of(outcome.details, "dsync")
     assert outcome.success and dsync["invalid"] == {"INBOX": ["7", "9"]}
-    outcome = await run_job(make_context(), make_config(FAKE_DOVEADM, {
-        "move-duplicates": True, "retry": {"max": 1}}))
-    assert any("not supported" in error for error in entry_of(outcome.details, "dsync")["errors"])
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    outcome = await run_job(make_context(source_host="127.0.0.1", source_port=port),
+                            make_config(FAKE_DOVEADM, {"move-duplicates": True,
+                                                       "retry": {"max": 1}}))
+    errors = entry_of(outcome.details, "dsync")["errors"]
+    assert any(error.startswith("move-duplicates: ConnectionRefusedError") for error in errors)
 
 
 async def test_retry_overrides_after_storage_timeout(tmp_path: Path,

@@ -9,7 +9,9 @@ the global options they are).
 Detail fields: the seed's `success`, `command` (the last attempt, secrets `<hidden>`), `exitCode`
 (the last attempt's), `errors` (of every attempt, each once), `attempts`; with `count.sync` and
 the analyzer on, `saved` and `expunged` per mailbox (summed over all attempts: what an attempt
-saved before failing stays saved); `invalid` per mailbox when duplicate UIDs were seen. Added by
+saved before failing stays saved); `invalid` per mailbox when duplicate UIDs were seen (with
+`move-duplicates` they are moved to lost+found after the attempt that found them, before any
+retry: `steps/move_duplicates.py`). Added by
 dmf: `exitCodes` (one per attempt, in order) and `retries` (one `{attempt, exitCode, sleepMs}`
 per retry: the attempt that failed, its code, the sleep before the next).
 """
@@ -23,12 +25,10 @@ from dmf.errors import ConfigError
 from dmf.worker import commands
 from dmf.worker.log_analyzer import LogAnalyzer
 from dmf.worker.retry import PARALLEL_WRITES_SETTING, decide_retry
+from dmf.worker.steps.move_duplicates import move_duplicates
 from dmf.worker.steps.runtime import StepRuntime
 
 STEP = "dsync"
-DUPLICATES_NOT_SUPPORTED = ("move-duplicates: moving messages with duplicate UIDs to "
-                            "lost+found over IMAP is not supported by dmf; fix them on the "
-                            "source (UIDs listed in invalid)")
 
 
 def migration_argv(runtime: StepRuntime) -> list[str]:
@@ -77,6 +77,8 @@ async def run_migration(runtime: StepRuntime) -> dict[str, Any]:
             for mailbox, uids in analyzer.invalid.items():
                 known = invalid.setdefault(mailbox, [])
                 known += [uid for uid in uids if uid not in known]
+            if analyzer.invalid and settings.move_duplicates:
+                errors += await move_duplicates(runtime, analyzer.invalid)
         decision = decide_retry(result.exit_code, len(exit_codes), settings.retry,
                                 analyzer.signals)
         if not decision.retry:
@@ -88,8 +90,6 @@ async def run_migration(runtime: StepRuntime) -> dict[str, Any]:
         if runtime.metrics is not None:
             runtime.metrics.job_retried()
         await asyncio.sleep(decision.sleep_ms / 1000)
-    if invalid and settings.move_duplicates:
-        errors.append(DUPLICATES_NOT_SUPPORTED)
     entry = result.entry(attempts=len(exit_codes), exitCodes=exit_codes, retries=retries)
     entry["errors"] = errors
     if counting:

@@ -1,0 +1,183 @@
+"""Move duplicates against a real private Dovecot IMAP server: the named UIDs end up in the
+lost+found mailbox under their folder, the rest (including a message the user flagged \\Deleted)
+stays."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+
+from dmf.worker.job_run import run_job
+from tests.fixtures.services import unavailable
+from tests.worker.scripts.job_harness import (
+    FAKE_DOVEADM,
+    FakeDoveadm,
+    entry_of,
+    make_config,
+    make_context,
+)
+
+REAPPEARED = ("dsync(user1): Error: imapc(127.0.0.1): Mailbox '%s' state corrupted: "
+              "Expunged message reappeared in session (uid=%d < next_uid=90)")
+MAIL_UID = 5000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _config(root: Path, port: int) -> str:
+    return f"""
+instance_name = dmf-test-{port}
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+listen = 127.0.0.1
+protocols = imap
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_master_user_separator = *
+auth_failure_delay = 0
+first_valid_uid = 1000
+mail_location = maildir:~/Maildir
+mail_fsync = never
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+passdb {{
+  driver = passwd-file
+  args = {root}/masters
+  master = yes
+  pass = yes
+}}
+passdb {{
+  driver = passwd-file
+  args = {root}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = {root}/users
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+
+
+@pytest.fixture()
+def dovecot_imap() -> Iterator[int]:
+    binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    if not os.path.exists(binary):
+        unavailable("dovecot", "not installed (Debian package dovecot-imapd)")
+    if os.geteuid() != 0:
+        unavailable("dovecot", "a private server here needs root for its mail uid")
+    # Dovecot's auth and mail processes run as other users: pytest's 0700 tmp_path is closed
+    # to them, so the server lives in a directory of its own that they can traverse.
+    root = Path(tempfile.mkdtemp(prefix="dmf-dovecot-"))
+    root.chmod(0o755)
+    try:
+        yield from _serve(binary, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _serve(binary: str, root: Path) -> Iterator[int]:
+    home = root / "home" / "olduser1"
+    home.mkdir(parents=True)
+    os.chown(home, MAIL_UID, MAIL_UID)
+    os.chown(home.parent, MAIL_UID, MAIL_UID)
+    (root / "users").write_text(
+        f"olduser1:{{PLAIN}}userpw:{MAIL_UID}:{MAIL_UID}::{home}::\n")
+    (root / "masters").write_text("admin:{PLAIN}adminpw\n")
+    port = _free_port()
+    conf = root / "dovecot.conf"
+    conf.write_text(_config(root, port))
+    server = subprocess.Popen([binary, "-F", "-c", str(conf)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                unavailable("dovecot", f"did not start: {server.stderr.read().decode()[-500:]}")
+            time.sleep(0.05)
+    yield port
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def _fill(port: int) -> None:
+    with IMAPClient("127.0.0.1", port=port, ssl=False) as client:
+        client.login("olduser1", "userpw")
+        client.create_folder("Work")
+        client.create_folder("Work/Projects")
+        for folder in ("INBOX", "Work/Projects"):
+            for number in range(1, 5):
+                client.append(folder, f"Subject: {folder} {number}\r\n\r\nbody\r\n".encode(),
+                              flags=[rb"\Deleted"] if number == 4 else [])
+
+
+def _state(port: int) -> dict[str, list[str]]:
+    with IMAPClient("127.0.0.1", port=port, ssl=False) as client:
+        client.login("olduser1", "userpw")
+        result = {}
+        for _flags, _sep, name in client.list_folders():
+            client.select_folder(name, readonly=True)
+            messages = client.search("ALL")
+            fetched = client.fetch(messages, ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]) \
+                if messages else {}
+            result[name] = sorted(data[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().strip()
+                                  for data in fetched.values())
+        return result
+
+
+@pytest.mark.parametrize("login", ["user", "master"])
+async def test_duplicates_moved_to_lost_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              dovecot_imap: int, login: str) -> None:
+    _fill(dovecot_imap)
+    FakeDoveadm(tmp_path / "fake", monkeypatch, backup_exits=[1, 0], backup_lines=[[
+        REAPPEARED % ("INBOX", 2), REAPPEARED % ("Work/Projects", 1),
+        REAPPEARED % ("Work/Projects", 3)], []])
+    source = {"move-duplicates": True, "retry": {"max": 1},
+              "imapc": {"master-user": "admin", "master-password": "adminpw"}}
+    context = make_context(source_host="127.0.0.1", source_port=dovecot_imap,
+                           source_password="userpw" if login == "user" else None)
+    outcome = await run_job(context, make_config(FAKE_DOVEADM, source))
+    dsync = entry_of(outcome.details, "dsync")
+    assert outcome.success, dsync
+    assert all("reappeared" in error for error in dsync["errors"])  # no error of the move
+    assert dsync["invalid"] == {"INBOX": ["2"], "Work/Projects": ["1", "3"]}
+    assert _state(dovecot_imap) == {
+        "INBOX": ["Subject: INBOX 1", "Subject: INBOX 3", "Subject: INBOX 4"],
+        "INBOX/lost+found-INBOX": ["Subject: INBOX 2"],
+        "Work": [],
+        "Work/Projects": ["Subject: Work/Projects 2", "Subject: Work/Projects 4"],
+        "Work/Projects/lost+found-Projects": ["Subject: Work/Projects 1",
+                                              "Subject: Work/Projects 3"],
+    }
