@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dmf.errors import DmfError
 from dmf.migration_db.records import ClaimedJob, JobRecord
 from dmf.service.metrics import ServiceMetrics
-from dmf.service.worker_config import WorkerConfig, WorkerType
-from dmf.worker.job_context import JobContext, JobOutcome
-from dmf.worker.simulator import simulate_job
+from dmf.service.worker_config import WorkerConfig
+from dmf.worker.job_context import JobContext
+from dmf.worker.job_run import run_job
 
 # The details entry of a job that could not be prepared (its password could not be unwrapped).
 PREPARE_STEP = "prepare-job"
@@ -51,7 +51,8 @@ def job_context(claimed: ClaimedJob, password: str | None) -> JobContext:
 
 
 class JobExecutor:
-    """Runs one claimed job to a (success, details) pair for the worker loop."""
+    """Runs one claimed job to a (success, details) pair for the worker loop; the worker type
+    (doveadm, command, simulator) is `job_run.run_job`'s business."""
 
     def __init__(self, config: WorkerConfig, metrics: ServiceMetrics,
                  unwrap_password: PasswordUnwrapper) -> None:
@@ -64,13 +65,5 @@ class JobExecutor:
             password = self._unwrap(claimed.job)
         except DmfError as exc:
             return False, [{PREPARE_STEP: {"success": False, "errors": [str(exc)]}}]
-        outcome = await self._run(job_context(claimed, password))
+        outcome = await run_job(job_context(claimed, password), self._config, self._metrics)
         return outcome.success, outcome.details
-
-    async def _run(self, context: JobContext) -> JobOutcome:
-        worker = self._config.dmf.worker
-        if worker.type is WorkerType.SIMULATOR:
-            return await simulate_job(context, worker.simulator)
-        # The command machinery is imported only by workers that run commands.
-        from dmf.worker.job_run import run_job
-        return await run_job(context, self._config, self._metrics)
