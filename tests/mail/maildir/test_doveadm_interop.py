@@ -3,12 +3,20 @@ same UIDs, GUIDs, flags, keywords and dates; what Dovecot writes, dmf reads iden
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pytest
+
+from dmf.errors import TemporaryError
 from dmf.mail.location import open_storage
 from dmf.mail.maildir.store import MaildirStorage
+from dmf.mail.model import MessageMeta
+from dmf.mail.storage import Body
 from tests.mail.copying import copy_all
 from tests.mail.doveadm import Doveadm, FetchedMessage, chown_tree
+
+pytestmark = pytest.mark.interop
 
 
 def dmf_view(storage: MaildirStorage, name: str) -> list[FetchedMessage]:
@@ -107,3 +115,35 @@ def test_recent_count_matches_doveadm(tmp_path: Path, sample_maildir: Path,
     status = doveadm.status(f"maildir:{copy}", "recent")
     assert {name: int(status[on_disk_name(storage, name)]["recent"]) for name in names} == counts
     assert any(counts.values())
+
+
+def test_dovecot_writes_between_scan_and_commit_are_kept(sample_maildir: Path,
+                                                         doveadm: Doveadm) -> None:
+    tree = doveadm.copy(sample_maildir, "shared")
+    location = f"maildir:{tree}"
+    box = open_storage(location, user="u", home=None, owner=(5000, 5000)).mailbox("Sent")
+    before = list(box.messages())
+    doveadm.run(location, "save", "-m", "Sent", stdin=b"Subject: by dovecot\n\nmeanwhile\n")
+    doveadm.run(location, "expunge", "mailbox", "Sent", "uid", str(before[0].uid))
+    box.save(MessageMeta(0, "dmf-saved"), Body(open=lambda: io.BytesIO(b"by dmf\n")))
+    box.commit()
+    after = dmf_view(open_storage(location, user="u", home=None, owner=(5000, 5000)), "Sent")
+    dovecot_uid = before[-1].uid + 1
+    assert [m.uid for m in after] == [m.uid for m in before[1:]] + [dovecot_uid, dovecot_uid + 1]
+    assert after[-1].guid == "dmf-saved"  # ours moved above the UID Dovecot gave out
+    assert doveadm.fetch(location, "Sent") == after
+
+
+def test_a_requested_uid_taken_meanwhile_is_a_temporary_error(sample_maildir: Path,
+                                                              doveadm: Doveadm) -> None:
+    tree = doveadm.copy(sample_maildir, "shared")
+    location = f"maildir:{tree}"
+    box = open_storage(location, user="u", home=None, owner=(5000, 5000)).mailbox("Sent")
+    wanted = box.meta.uidnext
+    doveadm.run(location, "save", "-m", "Sent", stdin=b"Subject: by dovecot\n\nmeanwhile\n")
+    box.save(MessageMeta(wanted, "dmf-saved"), Body(open=lambda: io.BytesIO(b"by dmf\n")))
+    with pytest.raises(TemporaryError, match=f"UID {wanted} was taken"):
+        box.commit()
+    box.close()
+    assert [m.uid for m in doveadm.fetch(location, "Sent")][-1] == wanted
+    assert not list(tree.rglob("tmp/*"))

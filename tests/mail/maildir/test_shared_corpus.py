@@ -14,6 +14,7 @@ from tests.mail.copying import copy_all
 from tests.mail.doveadm import Doveadm
 from tests.mail.maildir.test_doveadm_interop import dmf_view, on_disk_name
 
+pytestmark = pytest.mark.interop
 MAKE_CORPUS = Path(__file__).resolve().parents[4] / "shared" / "bench" / "make_corpus.py"
 
 

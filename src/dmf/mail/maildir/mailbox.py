@@ -29,7 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from dmf.errors import NotFoundError, NotPossibleError, PermissionDeniedError, Scope
+from dmf.errors import (
+    NotFoundError,
+    NotPossibleError,
+    PermissionDeniedError,
+    Scope,
+    TemporaryError,
+)
 from dmf.mail.maildir import filenames, keywords, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
 from dmf.mail.maildir.bodies import write_body
@@ -60,6 +66,7 @@ class _File:
 @dataclass(slots=True)
 class _Batch:
     saves: dict[int, _File] = field(default_factory=dict)  # uid -> final place (tmp: dmf.name)
+    auto_uids: set[int] = field(default_factory=set)  # saves whose UID we chose, not the caller
     renames: dict[int, str] = field(default_factory=dict)  # uid -> new filename, same subdir
     expunged: dict[int, _File] = field(default_factory=dict)
     uid_state: bool = False
@@ -100,6 +107,10 @@ def _flag_sets(letters: str, names: dict[int, str]) -> tuple[frozenset[str], fro
     return flags, keyword_set
 
 
+def _stamp(status: os.stat_result) -> tuple[int, int, int]:
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
 def _time_order(name: str) -> tuple[int, int, str]:
     """Dovecot numbers new files by delivery time, then microseconds."""
     seconds, _, rest = name.partition(".")
@@ -122,6 +133,7 @@ class MaildirMailbox:
         self._files: dict[int, _File] = {}
         self._unlisted: set[int] = set()  # UIDs given at the scan to files not in the uidlist
         self._keywords: dict[int, str] | None = None
+        self._stamp: tuple[int, int, int] | None = None  # the uidlist as we last saw it
         self._batch = _Batch()
 
     # ------------------------------------------------------------------ reading
@@ -236,10 +248,20 @@ class MaildirMailbox:
     def _read_uidlist(self) -> tuple[UidList | None, bool]:
         path = self.control_dir / UIDLIST_NAME
         try:
-            content = path.read_bytes()
+            with open(path, "rb") as handle:
+                self._stamp = _stamp(os.fstat(handle.fileno()))
+                content = handle.read()
         except FileNotFoundError:
+            self._stamp = None
             return None, False
         return uidlist.parse(content, str(path))
+
+    def _uidlist_changed(self) -> bool:
+        """Has someone else rewritten dovecot-uidlist since we last read or wrote it?"""
+        try:
+            return _stamp(os.stat(self.control_dir / UIDLIST_NAME)) != self._stamp
+        except FileNotFoundError:
+            return self._stamp is not None
 
     def _load(self) -> UidList:
         if self._uidlist is None:
@@ -276,6 +298,7 @@ class MaildirMailbox:
                     current = self._rebuilt(current, files, unlisted)
                     replace(self.control_dir / UIDLIST_NAME, uidlist.encode(current),
                             self._owner)
+                    self._stamp = _stamp(os.stat(self.control_dir / UIDLIST_NAME))
             except (PermissionDeniedError, PermissionError, OSError) as exc:
                 if isinstance(exc, OSError) and exc.errno not in (errno.EROFS, errno.EACCES,
                                                                   errno.EPERM):
@@ -402,6 +425,8 @@ class MaildirMailbox:
         current.nextuid = max(current.nextuid, uid + 1)
         self._files[uid] = _File("cur" if letters else "new", name)
         self._batch.saves[uid] = self._files[uid]
+        if meta.uid <= 0:
+            self._batch.auto_uids.add(uid)
         return uid
 
     def update_flags(self, changes: Iterable[MailboxChange]) -> None:
@@ -484,6 +509,7 @@ class MaildirMailbox:
                     fsync_dir(self.mail_dir / subdir)
                 os.rename(pending, self.control_dir / UIDLIST_NAME)
                 fsync_dir(self.control_dir)
+                self._stamp = _stamp(os.stat(self.control_dir / UIDLIST_NAME))
             except OSError as exc:
                 raise os_error(exc, self.mail_dir) from None
         for found in batch.saves.values():
@@ -509,28 +535,54 @@ class MaildirMailbox:
             (self.mail_dir / found.subdir / found.name).unlink(missing_ok=True)
 
     def _merge_disk_changes(self, current: UidList) -> None:
-        """Under the lock: keep records another writer (Dovecot) added since our scan."""
+        """Under the lock, when another writer (Dovecot) changed the uidlist since we read it:
+        take its new records (whose files exist) and its expunges, and move our own new
+        messages above its UIDs. A UID the caller asked for that was taken meanwhile is a
+        TemporaryError (nothing of the batch is stored; a re-run settles it)."""
+        if not self._uidlist_changed():
+            return
         on_disk, _ = self._read_uidlist()
         if on_disk is None:
             return
-        ours = {record.basename for record in current.records.values()}
-        gone = {found_uid for found_uid in self._batch.expunged}
+        batch = self._batch
+        for uid in [uid for uid in current.records
+                    if uid not in on_disk.records and uid not in batch.saves]:
+            del current.records[uid]  # expunged by the other writer
+            self._files.pop(uid, None)
+            batch.renames.pop(uid, None)
+        present: set[str] | None = None
+        clashes = []
         for uid, record in on_disk.records.items():
-            if uid in current.records or uid in gone or record.basename in ours:
+            mine = current.records.get(uid)
+            if mine is not None and mine.basename == record.basename:
                 continue
-            if (self.mail_dir / "new").exists() and self._on_disk(record.basename):
-                current.records[uid] = record
-        current.records = dict(sorted(current.records.items()))
-        if not self._batch.uid_state:
-            current.nextuid = max(current.nextuid, on_disk.nextuid,
-                                  max(current.records, default=0) + 1)
-
-    def _on_disk(self, base: str) -> bool:
-        for subdir in ("cur", "new"):
-            for entry in os.scandir(self.mail_dir / subdir):
-                if filenames.split(entry.name)[0] == base:
-                    return True
-        return False
+            if uid in batch.expunged or (mine is not None and uid not in batch.saves):
+                continue
+            if present is None:
+                present = {name.partition(":")[0] for subdir in ("new", "cur")
+                           for name in os.listdir(self.mail_dir / subdir)}
+            if record.basename not in present:
+                continue
+            if mine is not None:  # our new message got the UID the other writer gave out
+                current.records[-uid] = mine  # parked until renumbered below
+                clashes.append(uid)
+            current.records[uid] = record
+        nextuid = max(current.nextuid, on_disk.nextuid, max(current.records, default=0) + 1)
+        for uid in clashes:
+            if uid not in batch.auto_uids:
+                current.records.pop(-uid, None)
+                raise TemporaryError(f"mailbox {self._name}: UID {uid} was taken by another "
+                                     "writer during the sync; run again")
+            record = current.records.pop(-uid)
+            record.uid = nextuid
+            current.records[nextuid] = record
+            batch.saves[nextuid] = batch.saves.pop(uid)
+            self._files[nextuid] = batch.saves[nextuid]
+            nextuid += 1
+        current.records = dict(sorted((uid, record) for uid, record in current.records.items()
+                                      if uid > 0))
+        if not batch.uid_state:
+            current.nextuid = nextuid
 
     def close(self) -> None:
         """Drop an uncommitted batch: its bodies leave tmp/, nothing else changed on disk."""
