@@ -149,6 +149,8 @@ async def run_job(context: JobContext, config: WorkerConfig,
     try:
         container = read_container(settings.container_file, context.imapc_options) \
             if settings.fetch_container and context.imapc_options else None
+        director = settings.director
+        tls = move_user.api_tls(config) if director.enabled and director.move_user else True
         command_log = open_command_log(
             str(logging_settings.type), name_format=logging_settings.file.format,
             location=logging_settings.file.location,
@@ -161,7 +163,7 @@ async def run_job(context: JobContext, config: WorkerConfig,
         context=context, settings=settings, doveadm=config.dmf.doveadm.path,
         injector=Injector.for_job(context, settings, container), secrets=secrets,
         command_log=command_log, doveadm_type=worker.type is WorkerType.DOVEADM,
-        metrics=metrics)
+        metrics=metrics, api_tls=tls)
     run = _Run(runtime, _flags(settings, context))
     try:
         if runtime.doveadm_type:

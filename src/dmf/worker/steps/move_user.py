@@ -8,27 +8,64 @@ runs on, so that the migration writes where the user's sessions will land.
    bound to). With `use-only-tagged`, only backends whose tag is `director-tag` count; otherwise
    a tagged local backend is preferred to an untagged one.
 3. `directorMove` with `{"user": <uid>, "host": <that ip>}`.
-The entry adds `host`, the backend the user was moved to. TLS to the API is verified against the
-system's trust store (`micronaut.http.services.doveadm.ssl` is not read).
+The entry adds `host`, the backend the user was moved to. TLS to the API is verified against
+`micronaut.http.services.doveadm.ssl.trust-store` when it is enabled (a PKCS12 trust store as
+`keytool -importcert` makes it, or a PEM file of CA certificates), else the system's trust store.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
+from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 
+from dmf.errors import ConfigError
+from dmf.service.worker_config import WorkerConfig
 from dmf.worker.commands import mask
 from dmf.worker.steps.runtime import StepRuntime
 
 STEP = "move user"
 API_PATH = "/doveadm/v1"
 TIMEOUT_SECONDS = 30.0
+SERVICE = "doveadm"
+TRUST_STORE_KEY = "micronaut.http.services.doveadm.ssl.trust-store"
 
 
 class DirectorError(Exception):
     """The doveadm HTTP API refused or could not be asked."""
+
+
+def api_tls(config: WorkerConfig) -> ssl.SSLContext | bool:
+    """How the doveadm HTTP API's certificate is verified (module docstring)."""
+    service = config.micronaut.http.services.get(SERVICE)
+    if service is None or not service.ssl.enabled or not service.ssl.trust_store.path:
+        return True
+    store = service.ssl.trust_store
+    path = store.path.removeprefix("file:")
+    if store.type == "PEM":
+        try:
+            return ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"{TRUST_STORE_KEY}.path {path}: {exc}") from None
+    password = store.password.get_secret_value().encode() if store.password else None
+    try:
+        bundle = pkcs12.load_pkcs12(Path(path).read_bytes(), password)
+    except OSError as exc:
+        raise ConfigError(f"{TRUST_STORE_KEY}.path {path}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise ConfigError(f"{TRUST_STORE_KEY}: cannot open the PKCS12 trust store {path} "
+                          "(wrong password or not a PKCS12 file)") from None
+    certificates = [entry.certificate for entry in bundle.additional_certs]
+    if bundle.cert is not None:
+        certificates.append(bundle.cert.certificate)
+    if not certificates:
+        raise ConfigError(f"{TRUST_STORE_KEY}: {path} holds no certificate")
+    return ssl.create_default_context(cadata="".join(
+        certificate.public_bytes(Encoding.PEM).decode() for certificate in certificates))
 
 
 def is_local_address(ip: str) -> bool:
@@ -78,7 +115,8 @@ async def run_move_user(runtime: StepRuntime) -> dict[str, Any]:
         if http.password else None
     url = http.url.rstrip("/") + API_PATH
     try:
-        async with httpx.AsyncClient(auth=auth, timeout=TIMEOUT_SECONDS) as client:
+        async with httpx.AsyncClient(auth=auth, timeout=TIMEOUT_SECONDS,
+                                     verify=runtime.api_tls) as client:
             backends = await _call(client, url, "directorStatus", {})
             if not isinstance(backends, list):
                 raise DirectorError("directorStatus: no backend list")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class StepRuntime:
     command_log: CommandLog
     doveadm_type: bool = True
     metrics: Metrics | None = None
+    api_tls: ssl.SSLContext | bool = True  # verification of the doveadm HTTP API (move user)
     state: dict[str, Any] = field(default_factory=dict)
 
     @property
