@@ -49,6 +49,11 @@ class WorkerProcess:
         self.log_path = directory / f"worker-{memberid}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
+    def extend_config(self, extra: dict[str, Any]) -> None:
+        """Merge more keys into the config file (before `start`)."""
+        config = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
+        self.config_path.write_text(yaml.safe_dump(deep_merge(config, extra)), encoding="utf-8")
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
