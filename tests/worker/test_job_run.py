@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from dmf.service.metrics import ServiceMetrics
 from dmf.worker.job_run import run_job
 from tests.worker.scripts.job_harness import (
     FAKE_DOVEADM,
@@ -209,3 +211,18 @@ async def test_missing_program_fails_with_clear_error(tmp_path: Path) -> None:
     dsync = entry_of(outcome.details, "dsync")
     assert not outcome.success and dsync["exitCode"] == 127
     assert "no-such-doveadm" in dsync["errors"][0]
+
+
+async def test_metrics_of_commands_and_retries(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    FakeDoveadm(tmp_path, monkeypatch, backup_exits=[75, 0])
+    metrics = ServiceMetrics(CollectorRegistry())
+    outcome = await run_job(make_context(), make_config(FAKE_DOVEADM, {**AROUND, **RETRY_75}),
+                            metrics)
+    assert outcome.success
+    registry = metrics.registry
+    assert registry.get_sample_value("dmf_jobs_retried_total") == 1
+    assert registry.get_sample_value("dmf_command_duration_seconds_count",
+                                     {"step": "dsync"}) == 2
+    assert registry.get_sample_value("dmf_command_duration_seconds_count",
+                                     {"step": "post migration command"}) == 1

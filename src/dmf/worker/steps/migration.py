@@ -68,7 +68,7 @@ async def run_migration(runtime: StepRuntime) -> dict[str, Any]:
         argv = _with_globals(base, limit_parallel_writes, debug) if runtime.doveadm_type \
             else base
         analyzer = LogAnalyzer()
-        result = await runtime.run(STEP, argv, analyzer)
+        result = await runtime.run(STEP, argv, analyzer, keep_stdout=False)
         exit_codes.append(result.exit_code)
         errors += [error for error in result.errors if error not in errors]
         if settings.analyze_log:

@@ -2,8 +2,9 @@
 command log, and the one way a child process is run.
 
 A child runs from an argument list (`asyncio.create_subprocess_exec`, never a shell). Its stdout
-and stderr are read line by line as they come: each line goes to the command log and, when given,
-the log analyzer; stdout lines are also kept for the steps that parse them (counts, paths). For
+and stderr are read line by line as they come: each line goes to the command log and the log
+analyzer; stdout lines are also kept for the steps that parse them (counts, paths), not for the
+migration command, whose output can be long. For
 the doveadm worker type the secrets leave argv first (`commands.SecretSplit`): as a Dovecot
 configuration on an inherited memory file (`-c /dev/fd/N`) or as `DMF_SETTING_*` environment
 variables. A cancelled run kills its child.
@@ -78,8 +79,8 @@ class StepRuntime:
     def render(self, spec: CommandSpec) -> list[str]:
         return commands.render(spec, self.injector.expand)
 
-    async def run(self, step: str, argv: list[str],
-                  analyzer: LogAnalyzer | None = None) -> CommandResult:
+    async def run(self, step: str, argv: list[str], analyzer: LogAnalyzer | None = None, *,
+                  keep_stdout: bool = True) -> CommandResult:
         """Run one command to its end. `analyzer` (a fresh one when not given) sees every output
         line; the result's errors are its errors, else the last stderr lines of a failed run.
         Raises SecretInArgvError (a ConfigError) before starting a doveadm-type child whose argv
@@ -88,7 +89,7 @@ class StepRuntime:
         display = shown(argv, self.secrets)
         self.command_log.command(display)
         started = time.monotonic()
-        stdout: list[str] = []
+        stdout: list[str] | deque[str] = [] if keep_stdout else deque(maxlen=0)
         stderr: deque[str] = deque(maxlen=STDERR_TAIL)
         exit_code, spawn_error = await self._spawn(argv, analyzer, stdout, stderr)
         self.command_log.exit(exit_code)
@@ -97,10 +98,11 @@ class StepRuntime:
         errors = [spawn_error] if spawn_error else list(analyzer.errors)
         if exit_code != 0 and not errors:
             errors = list(stderr) or [f"exit code {exit_code}"]
-        return CommandResult(display, exit_code, stdout,
+        return CommandResult(display, exit_code, list(stdout),
                              [mask(error, self.secrets) for error in errors])
 
-    async def _spawn(self, argv: list[str], analyzer: LogAnalyzer, stdout: list[str],
+    async def _spawn(self, argv: list[str], analyzer: LogAnalyzer,
+                     stdout: list[str] | deque[str],
                      stderr: deque[str]) -> tuple[int, str | None]:
         env = dict(os.environ)
         pass_fds: tuple[int, ...] = ()
