@@ -112,7 +112,8 @@ class StepRuntime:
             argv, env = split.argv, {**env, **split.env}
             config_text = split.config_text
             if config_text is not None:
-                config_fd = os.memfd_create("dmf-doveadm-settings", 0)
+                # close-on-exec: only this child gets it (pass_fds), never a sibling job's child
+                config_fd = os.memfd_create("dmf-doveadm-settings", os.MFD_CLOEXEC)
                 os.write(config_fd, config_text.encode("utf-8"))
                 os.lseek(config_fd, 0, os.SEEK_SET)
                 pass_fds = (config_fd,)
