@@ -217,7 +217,7 @@ class RunningUser(Base):
     """Present exactly while the user has a RUNNING job in the target (see the module doc)."""
 
     __tablename__ = "running_users"
-    __table_args__ = (_TABLE_OPTIONS,)
+    __table_args__ = (Index(None, "job_id"), _TABLE_OPTIONS)
 
     target: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     uid: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)

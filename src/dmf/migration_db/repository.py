@@ -17,6 +17,7 @@ The queue's rules, and how they hold under concurrency:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -26,7 +27,19 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import ColumnElement, Connection, Row, and_, delete, exists, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Text,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -455,7 +468,7 @@ class MigrationRepository:
             conn.execute(sql_update(_jobs).where(_jobs.c.id == job_id).values(
                 status=JobStatus.QUEUED.value, submitted=now, started=None, finished=None,
                 backend=None, heartbeat=None, cancel_requested=False,
-                details=self._appended_details(conn, job_id, [note])))
+                details=_details_plus(conn, [note])))
 
         self._transaction(requeue)
         return self.get_job(job_id)
@@ -481,21 +494,20 @@ class MigrationRepository:
             return []
 
         def take(conn: Connection) -> list[ClaimedJob]:
-            query = (select(_jobs.c.id, _jobs.c.uid).where(*_claimable(target, sources))
+            query = (select(_jobs).where(*_claimable(target, sources))
                      .order_by(*_claim_order()).limit(limit)
                      .with_for_update(skip_locked=True, of=_jobs))
             if candidates is not None:
                 query = query.where(_jobs.c.id.in_(list(candidates)))
-            rows = conn.execute(query).all()
-            first_per_user: dict[str, int] = {}
-            for row in rows:
-                first_per_user.setdefault(row.uid, row.id)
+            first_per_user: dict[str, JobRecord] = {}
+            for row in conn.execute(query):
+                first_per_user.setdefault(row.uid, _job_record(row))
             if not first_per_user:
                 return []
             # One multi-row insert in uid order (claimers colliding on users lock in one order);
             # RETURNING yields only the rows inserted, i.e. the users this claim won.
             won = set(conn.execute(_insert_ignore(conn, _running).values([
-                {"target": target, "uid": uid, "job_id": first_per_user[uid]}
+                {"target": target, "uid": uid, "job_id": first_per_user[uid].id}
                 for uid in sorted(first_per_user)]).returning(_running.c.job_id)).scalars())
             if not won:
                 return []
@@ -503,14 +515,12 @@ class MigrationRepository:
             conn.execute(sql_update(_jobs).where(_jobs.c.id.in_(won)).values(
                 status=JobStatus.RUNNING.value, started=now, heartbeat=now,
                 backend=backend_name, attempts=_jobs.c.attempts + 1, cancel_requested=False))
-            claimed = conn.execute(
-                select(_jobs, _hosts.c.port, _hosts.c.ssl, _hosts.c.status_command,
-                       _hosts.c.host.label("known_host"))
-                .outerjoin(_hosts, and_(_hosts.c.source == _jobs.c.source,
-                                        _hosts.c.host == _jobs.c.source_host))
-                .where(_jobs.c.id.in_(won)).order_by(*_claim_order())
-            ).all()
-            return [ClaimedJob(_job_record(row), _claimed_host(row)) for row in claimed]
+            jobs = [dataclasses.replace(job, status=JobStatus.RUNNING, started=now, heartbeat=now,
+                                        backend=backend_name, attempts=job.attempts + 1,
+                                        cancel_requested=False)
+                    for job in first_per_user.values() if job.id in won]
+            hosts = _hosts_of(conn, jobs)
+            return [ClaimedJob(job, hosts.get((job.source, job.source_host))) for job in jobs]
 
         return self._transaction(take)
 
@@ -544,20 +554,15 @@ class MigrationRepository:
             raise InvalidValueError(f"job details are not JSON: {error}") from None
 
         def end(conn: Connection) -> bool:
-            row = conn.execute(
-                select(_jobs.c.target, _jobs.c.uid, _jobs.c.details)
+            result = conn.execute(
+                sql_update(_jobs)
                 .where(_jobs.c.id == job_id, _jobs.c.backend == backend_name,
                        _jobs.c.status == JobStatus.RUNNING.value)
-                .with_for_update()
-            ).first()
-            if row is None:
+                .values(status=status.value, finished=utcnow(), heartbeat=None,
+                        details=_details_plus(conn, entries)))
+            if result.rowcount == 0:
                 return False
-            conn.execute(sql_update(_jobs).where(_jobs.c.id == job_id).values(
-                status=status.value, finished=utcnow(), heartbeat=None,
-                details=json.dumps(json.loads(row.details) + entries)))
-            conn.execute(delete(_running).where(_running.c.target == row.target,
-                                                _running.c.uid == row.uid,
-                                                _running.c.job_id == job_id))
+            conn.execute(delete(_running).where(_running.c.job_id == job_id))
             return True
 
         return self._transaction(end)
@@ -574,8 +579,7 @@ class MigrationRepository:
 
         def reclaim(conn: Connection) -> list[int]:
             rows = conn.execute(
-                select(_jobs.c.id, _jobs.c.target, _jobs.c.uid, _jobs.c.backend,
-                       _jobs.c.heartbeat, _jobs.c.cancel_requested, _jobs.c.details)
+                select(_jobs.c.id, _jobs.c.backend, _jobs.c.heartbeat, _jobs.c.cancel_requested)
                 .where(_jobs.c.status == JobStatus.RUNNING.value, _jobs.c.heartbeat < deadline)
                 .order_by(_jobs.c.id).with_for_update(skip_locked=True)
             ).all()
@@ -590,10 +594,8 @@ class MigrationRepository:
                 conn.execute(sql_update(_jobs).where(_jobs.c.id == row.id).values(
                     status=next_status.value, backend=None, heartbeat=None, started=None,
                     finished=now if next_status is JobStatus.CANCELLED else None,
-                    details=json.dumps(json.loads(row.details) + [note])))
-                conn.execute(delete(_running).where(_running.c.target == row.target,
-                                                    _running.c.uid == row.uid,
-                                                    _running.c.job_id == row.id))
+                    details=_details_plus(conn, [note])))
+                conn.execute(delete(_running).where(_running.c.job_id == row.id))
             return [row.id for row in rows]
 
         return self._transaction(reclaim)
@@ -627,11 +629,6 @@ class MigrationRepository:
         if row is None:
             raise UnknownEntityError(f"unknown job {job_id}")
         return JobStatus(row.status)
-
-    @staticmethod
-    def _appended_details(conn: Connection, job_id: int, entries: list[Any]) -> str:
-        stored = conn.execute(select(_jobs.c.details).where(_jobs.c.id == job_id)).scalar_one()
-        return json.dumps(json.loads(stored) + entries)
 
 
 def backend_name(target: str, memberid: str) -> str:
@@ -668,6 +665,33 @@ def _is_deadlock(error: DBAPIError) -> bool:
         return True
     args = getattr(orig, "args", ())
     return bool(args) and args[0] in (1213, 1205)  # MariaDB deadlock / lock wait timeout
+
+
+def _details_plus(conn: Connection, entries: list[Any]) -> Any:
+    """SQL for "the stored details JSON array with `entries` appended", so a finish is one
+    UPDATE and no read. Stored details are always json.dumps output: "[]" or "[..., ...]"."""
+    if not entries:
+        return _jobs.c.details
+    added = json.dumps(entries)
+    char_length = (func.char_length if conn.dialect.name in ("mysql", "mariadb")
+                   else func.length)
+    without_bracket = func.substr(_jobs.c.details, 1, char_length(_jobs.c.details) - 1,
+                                  type_=Text)
+    return case((_jobs.c.details == "[]", literal(added, Text)),
+                else_=without_bracket + literal(", " + added[1:], Text))
+
+
+def _hosts_of(conn: Connection,
+              jobs: Sequence[JobRecord]) -> dict[tuple[str, str], SourceHostRecord]:
+    """The stored hosts the jobs name, by (source, host): one query, none when no job names one."""
+    wanted = {(job.source, job.source_host) for job in jobs if job.source_host is not None}
+    if not wanted:
+        return {}
+    rows = conn.execute(select(_hosts).where(
+        _hosts.c.source.in_({source for source, _ in wanted}),
+        _hosts.c.host.in_({host for _, host in wanted})))
+    return {(row.source, row.host): _host_record(row) for row in rows
+            if (row.source, row.host) in wanted}
 
 
 def _filter_conditions(filters: JobFilter) -> list[ColumnElement[bool]]:
@@ -735,13 +759,6 @@ def _job_record(row: Row[Any]) -> JobRecord:
         backend=row.backend, heartbeat=row.heartbeat,
         cancel_requested=bool(row.cancel_requested), details=json.loads(row.details),
     )
-
-
-def _claimed_host(row: Row[Any]) -> SourceHostRecord | None:
-    if row.known_host is None:
-        return None
-    return SourceHostRecord(row.source, row.known_host, row.port, bool(row.ssl),
-                            row.status_command)
 
 
 def _host_record(row: Row[Any]) -> SourceHostRecord:

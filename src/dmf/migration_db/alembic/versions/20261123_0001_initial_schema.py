@@ -154,9 +154,13 @@ def upgrade() -> None:
         mariadb_charset="utf8mb4",
         mariadb_collate="utf8mb4_nopad_bin",
     )
+    with op.batch_alter_table("running_users", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_running_users_job_id"), ["job_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("running_users", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_running_users_job_id"))
     op.drop_table("running_users")
     op.drop_table("source_hosts")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
