@@ -3,6 +3,7 @@ details, the order of operations, failure flags, misconfiguration, worker types.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -226,3 +227,18 @@ async def test_metrics_of_commands_and_retries(tmp_path: Path,
                                      {"step": "dsync"}) == 2
     assert registry.get_sample_value("dmf_command_duration_seconds_count",
                                      {"step": "post migration command"}) == 1
+
+
+async def test_cancelled_job_kills_its_child(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeDoveadm(tmp_path, monkeypatch, hold=60)
+    job = asyncio.create_task(run_job(make_context(), make_config(FAKE_DOVEADM)))
+    for _ in range(500):
+        if fake.calls():
+            break
+        await asyncio.sleep(0.01)
+    pid = fake.calls()[0]["pid"]
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    assert not Path(f"/proc/{pid}").exists()  # killed and reaped
