@@ -96,17 +96,26 @@ def test_secret_values_collected() -> None:
     assert secret_values(make_context(), SETTINGS) == {PASSWORD, "m%{mdb:uid}pw", "apipw"}
 
 
+SUBMITTED = ("uid", "ruid", "email", "imapcoptions", "exclude", "sourcehost", "source")
+FIELD_OF = {"imapcoptions": "imapc_options", "sourcehost": "source_host"}
+
+
 async def test_metacharacters_reach_argv_verbatim(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeDoveadm(tmp_path, monkeypatch)
+    arguments = ["pre", *(f"--{key}=%{{mdb:{key}}}" for key in SUBMITTED), "%{mdb:uid}"]
+    source = {"command": {"sync": {"pre": command(*arguments)}}}
     for nasty in NASTY:
-        context = make_context(uid=nasty, email=nasty, exclude=nasty, source_password=None)
-        source = {"command": {"sync": {
-            "pre": command("pre", "%{mdb:uid}", "--mail=%{mdb:email}", "%{mdb:exclude}")}}}
-        outcome = await run_job(context, make_config(FAKE_DOVEADM, source))
+        fields = {FIELD_OF.get(key, key): nasty for key in SUBMITTED}
+        outcome = await run_job(make_context(**fields, source_password=None),
+                                make_config(FAKE_DOVEADM, source))
         assert outcome.success, outcome.details
     pre_calls = [words for words in fake.words() if words[0] == "pre"]
-    assert pre_calls == [["pre", nasty, f"--mail={nasty}", nasty] for nasty in NASTY]
+    assert pre_calls == [["pre", *(f"--{key}={nasty}" for key in SUBMITTED), nasty]
+                         for nasty in NASTY]
     backups = [words for words in fake.words() if "backup" in words]
     assert [words[-2] for words in backups] == NASTY  # `-u <uid> imapc:`
+    assert [f"imapc_user={nasty}" in words for words, nasty in zip(backups, NASTY,
+                                                                   strict=True)] == \
+        [True] * len(NASTY)
     assert not Path("/tmp/pwned").exists()
