@@ -75,9 +75,11 @@ def tree_view(root: Path) -> dict[str, object]:
         storage.close()
 
 
-def message_files(root: Path) -> list[Path]:
+def message_files(root: Path, with_tmp: bool = False) -> list[Path]:
+    """Files in the cur/ and new/ directories of a tree (and tmp/ if asked)."""
+    wanted = ("cur", "new", "tmp") if with_tmp else ("cur", "new")
     return [Path(directory) / name for directory, _, names in os.walk(root)
-            if Path(directory).name in ("cur", "new") for name in names]
+            if Path(directory).name in wanted for name in names]
 
 
 def leftovers(root: Path) -> list[str]:
