@@ -14,7 +14,7 @@ from schemathesis import GenerationMode
 from tests.api.conftest import ADMIN
 
 AUTHORIZATION = {"Authorization": "Basic " + base64.b64encode(":".join(ADMIN).encode()).decode()}
-EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_OPERATION = 10
 
 
 def seed(scheduler) -> None:
