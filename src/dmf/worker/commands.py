@@ -82,8 +82,9 @@ def _setting(key: str, value: str) -> list[str]:
 def imapc_settings(context: JobContext, settings: SourceSettings) -> list[str]:
     """`-o imapc_*` settings reaching the user's source mailbox: the job's own connection
     (host, port, ssl, ruid and password) where it has one, the configured imapc section where it
-    does not; without a job password the configured master user logs in as the ruid. The password
-    item is a placeholder-free literal here; the runner moves it out of argv."""
+    does not; without a job password the configured master user logs in as the ruid.
+    `imapc.prefix` becomes `imapc_list_prefix`, `imapc.session-properties` more `-o` settings.
+    The password is a literal here; for the doveadm type the runner moves it out of argv."""
     imapc = settings.imapc
     host = context.source_host or imapc.host
     port = context.source_port or imapc.port
