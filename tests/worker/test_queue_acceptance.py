@@ -25,9 +25,10 @@ from tests.worker.worker_processes import WorkerProcess
 USERS = 500
 JOBS_PER_USER = 4
 WORKERS = 4
-# A candidate found busy waits for the next cache refresh (500 ms in worker_processes.py), plus
-# the claim's own latency on a loaded test machine.
-CLAIM_TOLERANCE = 1.0
+# A candidate that a claim skipped (its user busy, or its row locked at that instant by another
+# worker's transaction) waits in the queue for the next cache refresh (500 ms in
+# worker_processes.py); allow two refreshes plus claim latency on a loaded test machine.
+CLAIM_TOLERANCE = 1.5
 
 
 def submit(repository: MigrationRepository) -> None:
