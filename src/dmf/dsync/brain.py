@@ -124,6 +124,7 @@ class _Run:
                 return plan
             if plan.rename is not None:
                 self.dest.rename_mailbox(*plan.rename)
+                self.dest_boxes.clear()  # names moved: reopen through the store
                 continue
             for wanted in plan.creates:
                 self.create(wanted, refused)

@@ -32,10 +32,6 @@ class MailboxSelection:
                    if options.mailbox_guid else None,
                    excludes=tuple(mask_pattern(mask) for mask in options.excludes))
 
-    @property
-    def everything(self) -> bool:
-        return self.name is None and self.guid is None and not self.excludes
-
     def covers(self, name: str, guid: str | None = None) -> bool:
         if self.name is not None and name != self.name:
             return False

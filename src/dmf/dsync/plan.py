@@ -61,10 +61,6 @@ class MailboxPlan:
     def empty(self) -> bool:
         return not (self.saves or self.expunges or self.flag_changes or self.uid_state)
 
-    @property
-    def bytes_to_save(self) -> int:
-        return sum(save.meta.size for save in self.saves)
-
 
 def unchanged(source: MailboxMeta, dest: MailboxMeta) -> bool:
     """Fast mode's test, meaningful only where both stores keep modseqs: equal UIDVALIDITY,
