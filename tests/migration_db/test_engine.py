@@ -11,7 +11,7 @@ from dmf.errors import ConfigError, TemporaryError
 from dmf.migration_db.engine import open_engine
 from dmf.migration_db.repository import MigrationRepository
 from dmf.migration_db.urls import database_url
-from tests.fixtures.databases import DB_PASSWORD, DB_USER, DatabaseServer
+from tests.fixtures.databases import DB_PASSWORD, DB_USER, DatabaseServer, free_port
 
 
 @pytest.mark.databases
@@ -70,3 +70,14 @@ def test_sqlite_in_a_missing_directory_is_a_config_error(tmp_path: Path) -> None
 def test_create_database_refuses_odd_names() -> None:
     with pytest.raises(ConfigError, match="refusing"):
         open_engine(database_url("jdbc:mysql://127.0.0.1:1/a`b?createDatabaseIfNotExist=true"))
+
+
+def test_unreachable_database_is_a_temporary_error() -> None:
+    repository = MigrationRepository.connect(
+        f"postgresql://dmf:hidden-pw@127.0.0.1:{free_port()}/dmf")
+    try:
+        with pytest.raises(TemporaryError, match="migration database unavailable") as raised:
+            repository.list_targets()
+        assert "hidden-pw" not in str(raised.value)
+    finally:
+        repository.close()

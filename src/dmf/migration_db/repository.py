@@ -17,11 +17,12 @@ The queue's rules, and how they hold under concurrency:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from dmf.errors import TemporaryError
 from dmf.migration_db.engine import check_server, open_engine
@@ -126,7 +127,7 @@ class MigrationRepository:
         config = Config(str(ALEMBIC_INI))
         config.set_main_option("script_location", str(ALEMBIC_INI.with_name("alembic")))
         dialect = self._engine.dialect.name
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             if dialect == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
             elif dialect in ("mysql", "mariadb"):
@@ -153,14 +154,14 @@ class MigrationRepository:
     def list_targets(self) -> list[TargetRecord]:
         """All targets, by name."""
         table = Target.__table__
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(select(table).order_by(table.c.name)).all()
         return [TargetRecord(row.name, row.created) for row in rows]
 
     def get_target(self, name: str) -> TargetRecord:
         """UnknownEntityError if absent."""
         table = Target.__table__
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(table).where(table.c.name == name)).first()
         if row is None:
             raise UnknownEntityError(f"unknown target {name!r}")
@@ -170,7 +171,7 @@ class MigrationRepository:
         """Remove a target. UnknownEntityError if absent; InUseError while jobs or backends
         still name it (delete those first: nothing is dropped silently)."""
         table = Target.__table__
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             for used_by, column in (("jobs", _jobs.c.target), ("backends", _backends.c.target)):
                 if conn.execute(select(exists().where(column == name))).scalar():
                     raise InUseError(f"target {name!r} is still used by {used_by}")
@@ -190,14 +191,14 @@ class MigrationRepository:
     def list_sources(self) -> list[SourceRecord]:
         """All sources, by name."""
         table = Source.__table__
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(select(table).order_by(table.c.name)).all()
         return [SourceRecord(row.name, row.created) for row in rows]
 
     def get_source(self, name: str) -> SourceRecord:
         """UnknownEntityError if absent."""
         table = Source.__table__
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(table).where(table.c.name == name)).first()
         if row is None:
             raise UnknownEntityError(f"unknown source {name!r}")
@@ -207,7 +208,7 @@ class MigrationRepository:
         """Remove a source and its hosts. UnknownEntityError if absent; InUseError while jobs
         name it."""
         table = Source.__table__
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             if conn.execute(select(exists().where(_jobs.c.source == name))).scalar():
                 raise InUseError(f"source {name!r} is still used by jobs")
             conn.execute(delete(_hosts).where(_hosts.c.source == name))
@@ -232,7 +233,7 @@ class MigrationRepository:
     def list_source_hosts(self, source: str) -> list[SourceHostRecord]:
         """The hosts of one source, by host name (UnknownEntityError for an unknown source)."""
         self.get_source(source)
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 select(_hosts).where(_hosts.c.source == source).order_by(_hosts.c.host)
             ).all()
@@ -240,7 +241,7 @@ class MigrationRepository:
 
     def get_source_host(self, source: str, host: str) -> SourceHostRecord:
         """UnknownEntityError if the source has no such host."""
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 select(_hosts).where(_hosts.c.source == source, _hosts.c.host == host)
             ).first()
@@ -252,7 +253,7 @@ class MigrationRepository:
                            status_command: str | None = None) -> SourceHostRecord:
         """Replace a host's settings (all of them). UnknownEntityError if absent."""
         _require_port(port)
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             result = conn.execute(
                 sql_update(_hosts)
                 .where(_hosts.c.source == source, _hosts.c.host == host)
@@ -265,7 +266,7 @@ class MigrationRepository:
     def delete_source_host(self, source: str, host: str) -> None:
         """UnknownEntityError if absent. Jobs naming the host keep its name; a later claim
         returns them with `source_host=None`."""
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             result = conn.execute(
                 delete(_hosts).where(_hosts.c.source == source, _hosts.c.host == host)
             )
@@ -311,7 +312,7 @@ class MigrationRepository:
 
     def get_backend(self, name: str) -> BackendRecord:
         """The backend as stored, pending command included. UnknownEntityError if absent."""
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(_backends).where(_backends.c.name == name)).first()
         if row is None:
             raise UnknownEntityError(f"unknown backend {name!r}")
@@ -319,7 +320,7 @@ class MigrationRepository:
 
     def list_backends(self, target: str) -> list[BackendRecord]:
         """The backends of one target, by name (empty for an unknown target)."""
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 select(_backends).where(_backends.c.target == target).order_by(_backends.c.name)
             ).all()
@@ -341,7 +342,7 @@ class MigrationRepository:
             if initial_state not in (BackendStatus.STOPPED, BackendStatus.STARTED):
                 raise InvalidValueError("initialState must be 0 (STOPPED) or 1 (STARTED)")
             values["initial_state"] = int(initial_state)
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             result = conn.execute(
                 sql_update(_backends).where(_backends.c.name == name).values(**values))
         if result.rowcount == 0:
@@ -371,7 +372,7 @@ class MigrationRepository:
         refreshes the heartbeat of every job it runs. Returns the backend as stored (with the
         operator's max threads and pending command). UnknownEntityError if absent."""
         now = utcnow()
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             result = conn.execute(sql_update(_backends).where(_backends.c.name == name).values(
                 status=int(BackendStatus(status)), threads=threads, heartbeat=now))
             if result.rowcount == 0:
@@ -411,7 +412,7 @@ class MigrationRepository:
 
     def get_job(self, job_id: int) -> JobRecord:
         """UnknownEntityError if absent."""
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(select(_jobs).where(_jobs.c.id == job_id)).first()
         if row is None:
             raise UnknownEntityError(f"unknown job {job_id}")
@@ -425,14 +426,14 @@ class MigrationRepository:
         query = (select(_jobs).where(*_filter_conditions(filters or JobFilter()))
                  .order_by(_jobs.c.submitted.desc(), _jobs.c.id.desc())
                  .offset(offset).limit(limit))
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return [_job_record(row) for row in conn.execute(query)]
 
     def count_jobs(self, filters: JobFilter | None = None) -> int:
         """How many jobs match the filter (for paging)."""
         query = select(func.count()).select_from(_jobs).where(
             *_filter_conditions(filters or JobFilter()))
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     def cancel_job(self, job_id: int) -> JobRecord:
@@ -480,7 +481,7 @@ class MigrationRepository:
         local job cache (seed 2.2.9.1) refreshes from this and passes them to `claim`."""
         query = (select(_jobs.c.id).where(*_claimable(target, sources))
                  .order_by(*_claim_order()).limit(limit))
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             return list(conn.execute(query).scalars())
 
     def claim(self, backend_name: str, target: str, sources: Sequence[str], limit: int,
@@ -531,7 +532,7 @@ class MigrationRepository:
         ids = list(job_ids)
         if not ids:
             return set()
-        with self._engine.begin() as conn:
+        with self._begin() as conn:
             owned = (_jobs.c.id.in_(ids), _jobs.c.backend == backend_name,
                      _jobs.c.status == JobStatus.RUNNING.value)
             conn.execute(sql_update(_jobs).where(*owned).values(heartbeat=utcnow()))
@@ -604,20 +605,33 @@ class MigrationRepository:
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in one transaction, retrying it when the database chose it as a deadlock
-        victim (the work is repeatable: it reads everything it writes from)."""
+        victim (the work is repeatable: it reads everything it writes from). Every method's
+        database errors other than constraint violations surface as TemporaryError."""
         for attempt in range(DEADLOCK_RETRIES):
             try:
-                with self._engine.begin() as conn:
+                with self._begin() as conn:
                     return work(conn)
-            except OperationalError as error:
-                if not _is_deadlock(error) or attempt == DEADLOCK_RETRIES - 1:
+            except _DeadlockError:
+                if attempt == DEADLOCK_RETRIES - 1:
                     raise
                 time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")
 
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        """A transaction; a lost or refused connection becomes a TemporaryError."""
+        with _unavailable_is_temporary(), self._engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A read-only connection; a lost or refused connection becomes a TemporaryError."""
+        with _unavailable_is_temporary(), self._engine.connect() as conn:
+            yield conn
+
     def _insert_unique(self, table: Any, values: dict[str, Any], exists_message: str) -> None:
         try:
-            with self._engine.begin() as conn:
+            with self._begin() as conn:
                 conn.execute(insert(table).values(**values))
         except IntegrityError:
             raise AlreadyExistsError(exists_message) from None
@@ -656,6 +670,21 @@ def _insert_ignore(conn: Connection, table: Any) -> Any:
     if name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     return mysql.insert(table).prefix_with("IGNORE")
+
+
+class _DeadlockError(TemporaryError):
+    """The database aborted the transaction to break a deadlock: running it again succeeds."""
+
+
+@contextlib.contextmanager
+def _unavailable_is_temporary() -> Iterator[None]:
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        if _is_deadlock(error):
+            raise _DeadlockError("migration database: transaction kept deadlocking") from None
+        lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
+        raise TemporaryError(f"migration database unavailable: {lines[0]}") from None
 
 
 def _is_deadlock(error: DBAPIError) -> bool:
