@@ -80,3 +80,17 @@ def test_bad_override_is_a_config_error(key: str, value: str) -> None:
 def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nope.conf"):
         load_settings(str(tmp_path / "nope.conf"))
+
+
+def test_environment_settings_sit_between_the_file_and_o(tmp_path: Path) -> None:
+    """The worker passes passwords as DMF_SETTING_* so they never show in a child's argv."""
+    config = tmp_path / "dmf.conf"
+    config.write_text("imapc_host = file.example\nimapc_user = file-user\n")
+    environ = {"DMF_SETTING_IMAPC_PASSWORD": "s3cret; $(x)",
+               "DMF_SETTING_IMAPC_HOST": "env.example",
+               "DMF_SETTING_": "ignored", "OTHER": "ignored"}
+    settings = load_settings(str(config), [("imapc_host", "o.example")], environ=environ)
+    assert settings.get("imapc_password") == "s3cret; $(x)"
+    assert settings.get("imapc_host") == "o.example"
+    assert settings.get("imapc_user") == "file-user"
+    assert load_settings(str(config), environ=environ).get("imapc_host") == "env.example"

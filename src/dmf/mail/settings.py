@@ -8,6 +8,7 @@ both Dovecot and dmf.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ ID_KEYS = ("mail_uid", "mail_gid")
 # Dovecot's old name for mail_location, still accepted by doveadm's -o.
 LOCATION_ALIASES = ("mail_location", "mail")
 USERDB_DRIVERS = frozenset({"static", "passwd-file"})
+# Settings passed by environment instead of argv, so that a password never shows in `ps`: the
+# migration worker sets DMF_SETTING_IMAPC_PASSWORD rather than `-o imapc_password=...`.
+SETTING_ENV_PREFIX = "DMF_SETTING_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +131,19 @@ def validate_override(key: str, value: str) -> None:
         raise ConfigError(f"Invalid -o parameter {key}=: empty value")
 
 
+def settings_from_environment(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """`DMF_SETTING_<KEY>=value` pairs as settings: the key lower-cased (`IMAPC_PASSWORD` ->
+    `imapc_password`). Settings whose names hold `/` cannot be given this way."""
+    return [(name[len(SETTING_ENV_PREFIX):].lower(), value)
+            for name, value in sorted(environ.items())
+            if name.startswith(SETTING_ENV_PREFIX) and len(name) > len(SETTING_ENV_PREFIX)]
+
+
 def load_settings(config_file: str | None,
-                  overrides: Iterable[tuple[str, str]] = ()) -> MailSettings:
-    """The file's settings (if any), then each `-o` in the order given, later ones winning."""
+                  overrides: Iterable[tuple[str, str]] = (),
+                  environ: Mapping[str, str] | None = None) -> MailSettings:
+    """The file's settings (if any), then `DMF_SETTING_*` variables, then each `-o` in the order
+    given, later ones winning."""
     settings = MailSettings()
     if config_file is not None:
         try:
@@ -141,7 +155,8 @@ def load_settings(config_file: str | None,
             raise ConfigError(f"Error reading configuration {config_file}: not UTF-8") from None
         settings = parse_config(text, source=config_file)
     values = dict(settings.values)
-    for key, value in overrides:
+    from_environment = settings_from_environment(os.environ if environ is None else environ)
+    for key, value in [*from_environment, *overrides]:
         validate_override(key, value)
         if key in LOCATION_ALIASES:
             for alias in LOCATION_ALIASES:
