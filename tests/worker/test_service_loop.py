@@ -23,6 +23,7 @@ from dmf.service.worker_config import StateType, load_worker_config
 from dmf.worker.execution import JobExecutor
 from dmf.worker.poller import DatabaseBackendLink, DatabaseFeed
 from dmf.worker.service import HEARTBEAT_TIMEOUT_INTERVALS, WorkerService
+from dmf.worker.simulator import SimulatedFeed
 
 REFRESH = 0.2
 # A change must show within one refresh interval; this covers the database round trips on a
@@ -236,3 +237,29 @@ async def test_stored_backend_state_wins_only_with_state_type_database(repositor
     assert (backend.initial_state, backend.max_threads) == expected
     service.request_stop()
     await run
+
+
+async def test_simulator_poller_invents_jobs_without_touching_the_queue(repository):
+    """`jobs.poller.type: simulator`: up to max-jobs invented jobs per poll, run and counted,
+    while the queue's real jobs stay untouched."""
+    submit(repository, 3)
+    config = load_worker_config([], {"DMF_WORKER_TYPE": "simulator",
+                                     "DMF_WORKER_SIMULATOR_MIN_MS": "10",
+                                     "DMF_WORKER_SIMULATOR_MAX_MS": "10"})
+    settings = config.dmf.worker.jobs.poller.simulator.model_copy(update={"max_jobs": 2})
+    feed = SimulatedFeed(settings, TARGET, "default")
+    metrics = ServiceMetrics(CollectorRegistry())
+    link = DatabaseBackendLink(repository, target=TARGET, memberid="1",
+                               initial_state=BackendStatus.STARTED, max_threads=4,
+                               state_type=StateType.DATABASE)
+    service = WorkerService(link=link, feed=feed, run_job=JobExecutor(config, metrics, _no_keys),
+                            metrics=metrics, refresh_seconds=REFRESH, cache_size=50,
+                            termination_timeout_seconds=1)
+    run = asyncio.create_task(service.run())
+    await asyncio.sleep(5 * REFRESH)
+    service.request_stop()
+    await run
+    # at most max-jobs per poll: one poll per refresh, plus early refills while it finds work
+    assert feed.finished[JobStatus.SUCCESS] >= 5
+    assert set(feed.finished) == {JobStatus.SUCCESS}
+    assert count(repository, JobStatus.QUEUED) == 3

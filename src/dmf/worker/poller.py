@@ -50,15 +50,13 @@ class DatabaseBackendLink:
         return Registration(initial_state=BackendStatus(backend.initial_state),
                             max_threads=backend.max_threads)
 
-    async def heartbeat(self, status: BackendStatus, job_ids: list[int]) -> Control:
-        return await asyncio.to_thread(self._heartbeat, status, job_ids)
+    async def heartbeat(self, status: BackendStatus, running: int) -> Control:
+        return await asyncio.to_thread(self._heartbeat, status, running)
 
-    def _heartbeat(self, status: BackendStatus, job_ids: list[int]) -> Control:
-        backend = self._repository.report_backend(self.name, status, len(job_ids))
+    def _heartbeat(self, status: BackendStatus, running: int) -> Control:
+        backend = self._repository.report_backend(self.name, status, running)
         command = self._repository.take_command(self.name) if backend.command else None
-        stop = self._repository.heartbeat_jobs(self.name, job_ids) if job_ids else set()
-        return Control(command=command, max_threads=backend.max_threads,
-                       stop_job_ids=frozenset(stop))
+        return Control(command=command, max_threads=backend.max_threads)
 
 
 class DatabaseFeed:
@@ -87,6 +85,10 @@ class DatabaseFeed:
         if not stored:
             log.warning("job %s: finished here, but it was no longer ours (reclaimed after an "
                         "expired heartbeat); this run's result is dropped", job_id)
+
+    async def jobs_to_stop(self, job_ids: list[int]) -> set[int]:
+        return await asyncio.to_thread(self._repository.heartbeat_jobs, self._backend_name,
+                                       job_ids)
 
     async def reclaim_expired(self) -> None:
         reclaimed = await asyncio.to_thread(self._repository.reclaim_expired,

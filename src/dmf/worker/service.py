@@ -53,8 +53,6 @@ class Control:
 
     command: BackendCommand | None
     max_threads: int
-    # running jobs to stop now: cancelled by an operator, or no longer ours (reclaimed)
-    stop_job_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +66,8 @@ class BackendLink(Protocol):
 
     async def register(self) -> Registration: ...
 
-    async def heartbeat(self, status: BackendStatus, job_ids: list[int]) -> Control:
-        """Report status and running jobs; return (and clear) the pending command."""
+    async def heartbeat(self, status: BackendStatus, running: int) -> Control:
+        """Report status and running-job count; return (and clear) the pending command."""
         ...
 
 
@@ -84,6 +82,11 @@ class JobFeed(Protocol):
                      details: list[dict[str, object]]) -> None: ...
 
     async def reclaim_expired(self) -> None: ...
+
+    async def jobs_to_stop(self, job_ids: list[int]) -> set[int]:
+        """Keep the running jobs' heartbeat fresh; return those to stop now (cancelled by an
+        operator, or no longer ours)."""
+        ...
 
 
 JobRunner = Callable[[ClaimedJob], Awaitable[tuple[bool, list[dict[str, object]]]]]
@@ -170,13 +173,15 @@ class WorkerService:
 
     async def _heartbeat(self) -> None:
         before = self.status
-        control = await self._link.heartbeat(self.status, self._pool.job_ids)
+        control = await self._link.heartbeat(self.status, self._pool.running)
+        stop = await self._feed.jobs_to_stop(self._pool.job_ids) if self._pool.running \
+            else set()
+        for job_id in stop:
+            if self._pool.cancel(job_id):
+                log.info("job %s: cancelled while running", job_id)
         if self.status is BackendStatus.STOPPING:
             return  # shutting down: only the heartbeat itself still matters
         self.status = next_status(self.status, control.command)
-        for job_id in control.stop_job_ids:
-            if self._pool.cancel(job_id):
-                log.info("job %s: cancelled while running", job_id)
         if control.max_threads != self.max_threads:
             log.info("maxThreads %d -> %d", self.max_threads, control.max_threads)
             self.max_threads = control.max_threads
@@ -185,7 +190,7 @@ class WorkerService:
                      control.command.value if control.command else None)
             if self.status is not BackendStatus.STOPPING:
                 # tell the database at once, so an operator waiting on PAUSE sees it now
-                await self._link.heartbeat(self.status, self._pool.job_ids)
+                await self._link.heartbeat(self.status, self._pool.running)
 
     async def _refresh_queue(self) -> None:
         """Once per refresh interval: put back dead workers' jobs, refill the job cache."""
@@ -269,7 +274,7 @@ class WorkerService:
             log.warning("%d job(s) still running at the termination timeout: left RUNNING, "
                         "their heartbeat will expire and another worker takes them back",
                         abandoned)
-        await self._link.heartbeat(BackendStatus.STOPPED, [])
+        await self._link.heartbeat(BackendStatus.STOPPED, 0)
         self.status = BackendStatus.STOPPED
         self._report_pool()
         return abandoned

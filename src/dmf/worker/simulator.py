@@ -73,3 +73,6 @@ class SimulatedFeed:
 
     async def reclaim_expired(self) -> None:
         """Invented jobs have no rows that could be orphaned."""
+
+    async def jobs_to_stop(self, job_ids: list[int]) -> set[int]:
+        return set()  # nobody can cancel an invented job
