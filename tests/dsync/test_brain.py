@@ -244,3 +244,40 @@ def test_destination_changes_are_undone(backed_up: tuple[Path, Path]) -> None:
     code, results, _ = backup(source, dest)
     assert code == 0
     assert tree_view(dest) == tree_view(source)
+
+
+def test_new_uidvalidity_on_the_source_replaces_the_destination_mailbox(
+        backed_up: tuple[Path, Path]) -> None:
+    source, dest = backed_up
+    uidlist = folder(source, "Sent") / "dovecot-uidlist"
+    header, _, rest = uidlist.read_text().partition("\n")
+    fields = [f"V{int(f[1:]) + 1000}" if f.startswith("V") else f for f in header.split()]
+    uidlist.write_text(" ".join(fields) + "\n" + rest)
+    code, results, _ = backup(source, dest)
+    assert code == 0
+    sent = next(r for r in results if r.name == "Sent")
+    assert sent.saved == sent.expunged > 0
+    assert tree_view(dest) == tree_view(source)
+
+
+def test_uid_holding_another_message_on_the_source_is_replaced(
+        backed_up: tuple[Path, Path]) -> None:
+    source, dest = backed_up
+    box = folder(source, "Sent")
+    uidlist = box / "dovecot-uidlist"
+    header, *records = uidlist.read_text().splitlines()
+    uid, _, old_name = records[-1].partition(" ")
+    old_base = old_name.rsplit(":", 1)[-1].split(",")[0]
+    for path in message_files(box):
+        if path.name.startswith(old_base):
+            path.unlink()
+    body = b"Subject: replaced\n\nanother message under the same UID\n"
+    new_base = "1800000000.M1P1.replaced"
+    (box / "cur" / f"{new_base},S={len(body)}:2,S").write_bytes(body)
+    uidlist.write_text("\n".join([header, *records[:-1], f"{uid} :{new_base},S={len(body)}"])
+                       + "\n")
+    code, results, _ = backup(source, dest)
+    assert code == 0
+    sent = next(r for r in results if r.name == "Sent")
+    assert (sent.saved, sent.expunged) == (1, 1)
+    assert tree_view(dest) == tree_view(source)
