@@ -132,21 +132,23 @@ def test_a_job_whose_key_is_missing_or_wrong_fails_alone(repository, tmp_path):
     assert "s3cr3t-pw" not in worker.log()
 
 
-@pytest.mark.parametrize(("yaml_text", "message"), [
-    ("dmf:\n  worker:\n    jobs:\n      max: ten\n",
+@pytest.mark.parametrize(("settings", "yaml_text", "message"), [
+    ((), "dmf:\n  worker:\n    jobs:\n      max: ten\n",
      "Error: dmf.worker.jobs.max: expected an integer, got 'ten'"),
-    ("dmf:\n  worker:\n    jobz: 1\n", "Error: dmf.worker.jobz: unknown key"),
-    ("datasources:\n  default:\n    url: sqlite:////nonexistent-dir/x.db\n"
+    (("-o", "dmf.worker.jobs.max=ten"), "dmf:\n  worker:\n    jobs:\n      max: 4\n",
+     "Error: dmf.worker.jobs.max: expected an integer, got 'ten'"),
+    ((), "dmf:\n  worker:\n    jobz: 1\n", "Error: dmf.worker.jobz: unknown key"),
+    ((), "datasources:\n  default:\n    url: sqlite:////nonexistent-dir/x.db\n"
      "dmf:\n  worker:\n    identity:\n      memberid: 1\n",
      "Error: sqlite database directory does not exist: /nonexistent-dir"),
-    ("dmf:\n  worker:\n    identity:\n      target: t\n",
+    ((), "dmf:\n  worker:\n    identity:\n      target: t\n",
      "Error: dmf.worker.identity.memberid: required: the worker registers as backend "
      "<target>/<memberid>"),
 ])
-def test_configuration_errors_exit_78_naming_the_key(tmp_path, yaml_text, message):
+def test_configuration_errors_exit_78_naming_the_key(tmp_path, settings, yaml_text, message):
     config = tmp_path / "bad.yml"
     config.write_text(yaml_text, encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "dmf", "worker", "-c", str(config)],
+    result = subprocess.run([sys.executable, "-m", "dmf", *settings, "worker", "-c", str(config)],
                             capture_output=True, text=True, timeout=30,
                             env={k: v for k, v in os.environ.items()
                                  if not k.startswith(("DMF_", "DATASOURCES_"))})
