@@ -171,8 +171,10 @@ class StateSettings(ConfigModel):
 
 
 class CacheSettings(ConfigModel):
-    """`refresh` is also the heartbeat and control poll interval. The seed's section 2.2.9.1
-    spells it `referesh`; both spellings are read."""
+    """`refresh` is also the heartbeat and control poll interval: PAUSE / START / STOP and
+    maxThreads take effect within one interval, and a worker whose heartbeat is 3 intervals old
+    counts as dead (its running jobs go back to the queue). The seed's section 2.2.9.1 spells it
+    `referesh`; both spellings are read."""
 
     size: int = Field(default=1000, ge=1)
     refresh: Duration = Field(default="5s", validate_default=True,
