@@ -3,6 +3,8 @@ properties over random mailboxes."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -143,3 +145,23 @@ def test_window_changes_only_messages_inside_it(source_box: tuple[int, list[Mess
     source_uids = {m.uid: m.guid for m in source if window.holds(m)}
     for uid in plan.expunges:  # outside the window only a UID the source reuses is touched
         assert uid in inside or uid in source_uids
+
+
+@settings(max_examples=200, deadline=None)
+@given(mailboxes(), mailboxes())
+def test_matching_by_guid_ends_with_the_source_messages(
+        source_box: tuple[int, list[MessageMeta]],
+        dest_box: tuple[int, list[MessageMeta]]) -> None:
+    """A destination that picks its own UIDs ends with the same GUIDs, flags and keywords."""
+    (_, source), (_, dest) = source_box, dest_box
+    plan = plan_mailbox(meta(1, source), meta(2, dest), source, dest, settable_uids=False)
+    held = {m.uid: (m.guid, m.flags, m.keywords) for m in dest}
+    for change in plan.flag_changes:
+        held[change.uid] = (held[change.uid][0], change.flags, change.keywords)
+    for uid in plan.expunges:
+        del held[uid]
+    after = sorted([*held.values(), *((s.meta.guid, s.meta.flags, s.meta.keywords)
+                                      for s in plan.saves)], key=repr)
+    assert after == sorted(((m.guid, m.flags, m.keywords) for m in source), key=repr)
+    wanted, had = Counter(m.guid for m in source), Counter(m.guid for m in dest)
+    assert len(plan.saves) == sum((wanted - had).values())  # held copies are kept, not re-sent
