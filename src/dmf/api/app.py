@@ -18,6 +18,7 @@ from dmf.migration_db.repository import MigrationRepository
 from dmf.service.auth import AdminRequired
 from dmf.service.endpoints import install_service
 from dmf.service.health import HealthProbe
+from dmf.service.metrics import watch_connection_pool
 from dmf.service.scheduler_config import SchedulerConfig
 
 APPLICATION = "scheduler"
@@ -41,6 +42,7 @@ def create_app(settings: SchedulerConfig, repository: MigrationRepository,
     app.state.repository = repository
     app.state.password_wrapper = load_password_wrapper(settings.dmf.scheduler.crypto)
     install_error_handlers(app)
+    watch_connection_pool(registry, repository.engine.pool)
     install_service(app, settings.service_http(), registry,
                     HealthProbe(APPLICATION, settings.endpoints.health, repository.engine))
     app.include_router(admin_router())

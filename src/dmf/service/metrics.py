@@ -55,6 +55,16 @@ class _PoolCollector(Collector):
             yield GaugeMetricFamily(name, documentation, value=value)
 
 
+def watch_connection_pool(registry: CollectorRegistry, pool: object) -> bool:
+    """Export a SQLAlchemy pool's figures (`dmf_db_connections_*`) if it keeps any; returns
+    whether it does."""
+    if not all(callable(getattr(pool, name, None))
+               for name in ("size", "checkedout", "checkedin", "overflow")):
+        return False
+    registry.register(_PoolCollector(pool))  # type: ignore[arg-type]
+    return True
+
+
 class ServiceMetrics:
     """The metrics of one service process."""
 
@@ -108,9 +118,4 @@ class ServiceMetrics:
         self.executor_queued.set(queued)
 
     def watch_connection_pool(self, pool: object) -> bool:
-        """Export a SQLAlchemy pool's figures if it keeps any; returns whether it does."""
-        if not all(callable(getattr(pool, name, None))
-                   for name in ("size", "checkedout", "checkedin", "overflow")):
-            return False
-        self.registry.register(_PoolCollector(pool))  # type: ignore[arg-type]
-        return True
+        return watch_connection_pool(self.registry, pool)
