@@ -333,20 +333,3 @@ def test_requeue_finished_jobs_only(repo: MigrationRepository) -> None:
     with pytest.raises(UnknownEntityError):
         repo.requeue_job(10**6)
 
-
-def test_connect_accepts_jdbc_and_credentials(db_url: str) -> None:
-    """The configured URL may carry no credentials; username/password are given apart."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        pytest.skip("sqlite has no credentials")
-    scheme = "postgresql" if url.get_backend_name() == "postgresql" else "mariadb"
-    jdbc = f"jdbc:{scheme}://{url.host}:{url.port}/{url.database}?useSSL=false"
-    repo = MigrationRepository.connect(jdbc, url.username, url.password)
-    try:
-        repo.upgrade()
-        repo.create_target("via-jdbc")
-        assert [t.name for t in repo.list_targets()] == ["via-jdbc"]
-    finally:
-        repo.close()
