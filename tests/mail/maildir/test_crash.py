@@ -81,22 +81,27 @@ def assert_consistent(dest: Path, source: dict[str, list[tuple]]) -> None:
 
 @pytest.mark.slow
 def test_kill_9_at_several_points_then_rerun(tmp_path: Path) -> None:
-    write_sample_maildir(tmp_path / "src", messages=400, seed=11)
+    write_sample_maildir(tmp_path / "src", messages=1000, seed=11)
     expected = observable(storage_at(tmp_path / "src"))
     dest = tmp_path / "dest"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", RESUMABLE_COPY, str(tmp_path / "src"),
+                    str(tmp_path / "timing")], check=True, env=env)
+    full_run = time.monotonic() - started
     command = [sys.executable, "-c", RESUMABLE_COPY, str(tmp_path / "src"), str(dest)]
     rng = random.Random(5)
     kills = 0
-    for _ in range(6):
-        child = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": os.getcwd()})
-        time.sleep(rng.uniform(0.12, 0.45))
+    for fraction in (0.2, 0.35, 0.5, 0.65, 0.8, 0.9):
+        child = subprocess.Popen(command, env=env)
+        time.sleep(full_run * fraction * rng.uniform(0.8, 1.0))
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
             kills += 1
         child.wait()
         if dest.exists():
             assert_consistent(dest, expected)
-    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    subprocess.run(command, check=True, env=env)
     assert kills > 0
     assert observable(storage_at(dest)) == expected
     assert storage_at(dest).subscriptions() == storage_at(tmp_path / "src").subscriptions()

@@ -168,6 +168,18 @@ def test_new_files_get_next_uids_and_vanished_ones_drop(sample_maildir: Path) ->
     assert not first.exists()
 
 
+def test_uncommitted_saves_are_visible_to_their_mailbox(tmp_path: Path) -> None:
+    box = storage_at(tmp_path / "m", create=True).mailbox("INBOX")
+    box.save(MessageMeta(0, "g", flags=frozenset({SEEN}), internal_date=1_234_567_890),
+             bytes_body(b"pending\n"))
+    (message,) = box.messages()
+    assert (message.guid, message.flags, message.internal_date, message.size) == \
+        ("g", {SEEN}, 1_234_567_890, 8)
+    assert box.open_body(message.uid).read() == b"pending\n"
+    box.commit()
+    assert list(box.messages()) == [message]
+
+
 def test_expunge_and_uncommitted_batches(tmp_path: Path) -> None:
     storage = storage_at(tmp_path / "m", create=True)
     box = storage.mailbox("INBOX")

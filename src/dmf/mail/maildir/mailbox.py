@@ -157,8 +157,7 @@ class MaildirMailbox:
             if flag_sets is None:
                 flag_sets = flag_cache[letters] = _flag_sets(letters, names)
             try:
-                status = found.entry.stat() if found.entry is not None \
-                    else os.stat(self.mail_dir / found.subdir / found.name)
+                status = found.entry.stat() if found.entry is not None else self._status(uid)
             except FileNotFoundError:
                 status = self._refind(found)
             size, vsize = filenames.sizes(base) if "," in base else (None, None)
@@ -175,6 +174,10 @@ class MaildirMailbox:
             yield MessageMeta(uid, fields.get("G") or base, flag_sets[0], flag_sets[1],
                               int(status.st_mtime), size, vsize, 0, fields.get("P"),
                               int(order) if order.isdigit() else None)
+
+    def _status(self, uid: int) -> os.stat_result:
+        """stat of a message file that the scan did not see (saved or renamed since)."""
+        return os.stat(self._path(uid))
 
     def summary(self) -> Hashable:
         """(message count, digest of every UID, GUID, flags and keywords): one uidlist parse and
