@@ -333,3 +333,25 @@ def test_requeue_finished_jobs_only(repo: MigrationRepository) -> None:
     with pytest.raises(UnknownEntityError):
         repo.requeue_job(10**6)
 
+
+
+def test_submit_rejects_bad_values_and_stores_nothing(repo: MigrationRepository) -> None:
+    for bad in (_job("u", email="a" * 321), _job("u", ruid="r" * 256), _job(""),
+                _job("u", phase="migrate")):
+        with pytest.raises(InvalidValueError):
+            repo.submit_jobs([_job("fine"), bad])
+    assert repo.count_jobs() == 0
+
+
+def test_details_beyond_64_kib(repo: MigrationRepository) -> None:
+    """MariaDB's TEXT would cut a long job's history; details are LONGTEXT there."""
+    (job_id,) = repo.submit_jobs([_job("u")])
+    big = [{"dsync": {"errors": ["e" * 1000] * 40}}] * 3  # about 120 KB of JSON
+    repo.claim("cloud/1", "cloud", ["POD_1"], 1)
+    assert repo.finish(job_id, "cloud/1", JobStatus.FAILURE, big)
+    repo.requeue_job(job_id)
+    repo.claim("cloud/1", "cloud", ["POD_1"], 1)
+    assert repo.finish(job_id, "cloud/1", JobStatus.SUCCESS, big)
+    details = repo.get_job(job_id).details
+    assert details[:3] == big and details[4:] == big
+    assert details[3]["requeued"]["previousStatus"] == "FAILURE"

@@ -99,6 +99,11 @@ def _timestamp() -> DateTime:
     return DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
+def _long_text() -> Text:
+    # MariaDB's TEXT stops at 64 KiB; a long job's details array can outgrow it.
+    return Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
 # The "mariadb" dialect (mariadb+pymysql URLs) reads only mariadb_ options, "mysql" only mysql_.
 _TABLE_OPTIONS = {
     f"{dialect}_{option}": value
@@ -144,7 +149,7 @@ class SourceHost(Base):
     host: Mapped[str] = mapped_column(String(NAME_LENGTH))
     port: Mapped[int] = mapped_column(Integer)
     ssl: Mapped[bool] = mapped_column(Boolean)
-    status_command: Mapped[str | None] = mapped_column(Text)
+    status_command: Mapped[str | None] = mapped_column(_long_text())
 
 
 class Backend(Base):
@@ -195,11 +200,11 @@ class Job(Base):
     ruid: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
     source_host: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
-    password_ciphertext: Mapped[str | None] = mapped_column(Text)
+    password_ciphertext: Mapped[str | None] = mapped_column(_long_text())
     password_iv: Mapped[str | None] = mapped_column(String(64))
     password_key: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
-    imapcoptions: Mapped[str | None] = mapped_column(Text)
-    exclude: Mapped[str | None] = mapped_column(Text)
+    imapcoptions: Mapped[str | None] = mapped_column(_long_text())
+    exclude: Mapped[str | None] = mapped_column(_long_text())
     phase: Mapped[str] = mapped_column(String(16))
     priority: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
@@ -210,7 +215,7 @@ class Job(Base):
     backend: Mapped[str | None] = mapped_column(String(2 * NAME_LENGTH + 1))
     heartbeat: Mapped[dt.datetime | None] = mapped_column(_timestamp())
     cancel_requested: Mapped[bool] = mapped_column(Boolean)
-    details: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(_long_text())
 
 
 class RunningUser(Base):

@@ -49,7 +49,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from dmf.errors import TemporaryError
 from dmf.migration_db.engine import check_server, open_engine
 from dmf.migration_db.models import (
+    EMAIL_LENGTH,
     FINISHED_STATUSES,
+    NAME_LENGTH,
     Backend,
     BackendCommand,
     BackendStatus,
@@ -396,8 +398,7 @@ class MigrationRepository:
         if not jobs:
             return []
         for job in jobs:
-            _require_name("uid", job.uid)
-            JobPhase(job.phase)
+            _check_new_job(job)
         start = utcnow()
         rows = [_new_job_row(job, start + dt.timedelta(microseconds=index))
                 for index, job in enumerate(jobs)]
@@ -809,8 +810,23 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 
 def _require_name(what: str, value: str) -> None:
-    if not isinstance(value, str) or not value or len(value) > 255:
-        raise InvalidValueError(f"{what} must be a non-empty string of at most 255 characters")
+    if not isinstance(value, str) or not value or len(value) > NAME_LENGTH:
+        raise InvalidValueError(
+            f"{what} must be a non-empty string of at most {NAME_LENGTH} characters")
+
+
+def _check_new_job(job: NewJob) -> None:
+    _require_name("uid", job.uid)
+    for what, value, limit in (("ruid", job.ruid, NAME_LENGTH),
+                               ("sourcehost", job.source_host, NAME_LENGTH),
+                               ("email", job.email, EMAIL_LENGTH)):
+        if value is not None and len(value) > limit:
+            raise InvalidValueError(f"{what} is longer than {limit} characters")
+    try:
+        JobPhase(job.phase)
+    except ValueError:
+        raise InvalidValueError(
+            f"phase must be 'pre-sync' or 'cutover', not {job.phase!r}") from None
 
 
 def _require_port(port: int) -> None:

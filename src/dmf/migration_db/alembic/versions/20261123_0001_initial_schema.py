@@ -17,6 +17,7 @@ branch_labels = None
 depends_on = None
 
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
 def upgrade() -> None:
@@ -77,11 +78,11 @@ def upgrade() -> None:
         sa.Column("ruid", sa.String(length=255), nullable=True),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("source_host", sa.String(length=255), nullable=True),
-        sa.Column("password_ciphertext", sa.Text(), nullable=True),
+        sa.Column("password_ciphertext", LONG_TEXT, nullable=True),
         sa.Column("password_iv", sa.String(length=64), nullable=True),
         sa.Column("password_key", sa.String(length=255), nullable=True),
-        sa.Column("imapcoptions", sa.Text(), nullable=True),
-        sa.Column("exclude", sa.Text(), nullable=True),
+        sa.Column("imapcoptions", LONG_TEXT, nullable=True),
+        sa.Column("exclude", LONG_TEXT, nullable=True),
         sa.Column("phase", sa.String(length=16), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
@@ -92,7 +93,7 @@ def upgrade() -> None:
         sa.Column("backend", sa.String(length=511), nullable=True),
         sa.Column("heartbeat", TIMESTAMP, nullable=True),
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
-        sa.Column("details", sa.Text(), nullable=False),
+        sa.Column("details", LONG_TEXT, nullable=False),
         sa.CheckConstraint("phase IN ('pre-sync', 'cutover')", name=op.f("ck_jobs_phase")),
         sa.CheckConstraint(
             "status IN ('QUEUED', 'RUNNING', 'SUCCESS', 'FAILURE', 'CANCELLED')",
@@ -125,7 +126,7 @@ def upgrade() -> None:
         sa.Column("host", sa.String(length=255), nullable=False),
         sa.Column("port", sa.Integer(), nullable=False),
         sa.Column("ssl", sa.Boolean(), nullable=False),
-        sa.Column("status_command", sa.Text(), nullable=True),
+        sa.Column("status_command", LONG_TEXT, nullable=True),
         sa.CheckConstraint("port > 0 AND port < 65536", name=op.f("ck_source_hosts_port")),
         sa.ForeignKeyConstraint(
             ["source"],
