@@ -81,7 +81,7 @@ def assert_consistent(dest: Path, source: dict[str, list[tuple]]) -> None:
 
 @pytest.mark.slow
 def test_kill_9_at_several_points_then_rerun(tmp_path: Path) -> None:
-    write_sample_maildir(tmp_path / "src", messages=1000, seed=11)
+    write_sample_maildir(tmp_path / "src", messages=600, seed=11)
     expected = observable(storage_at(tmp_path / "src"))
     dest = tmp_path / "dest"
     env = {**os.environ, "PYTHONPATH": os.getcwd()}

@@ -10,6 +10,11 @@ the lock released. If a run dies in between, the next scan finds the pending fil
 the commit (moving what is still in tmp/), so every message keeps the UID it was given.
 Our own leftovers in tmp/ (`dmf.*` of a dead process) are removed at that scan.
 
+A concurrent Dovecot is respected: its dotlock is taken for every uidlist write, and if the
+uidlist changed since we read it (inode, size, mtime), its new records and expunges win and our
+auto-numbered new messages move above its UIDs (a UID the caller asked for that Dovecot gave
+out meanwhile is a TemporaryError).
+
 A message file with no uidlist entry gets the next UID and the uidlist is written back, as
 Dovecot does; a missing cur/ or new/ is recreated, as Dovecot does. \\Recent follows what
 `doveadm mailbox status recent` reports for a tree without Dovecot index files: the messages

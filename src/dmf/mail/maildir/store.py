@@ -22,7 +22,7 @@ from dmf.mail.maildir.atomic import os_error, replace
 from dmf.mail.maildir.layout import INBOX, MaildirLayout
 from dmf.mail.maildir.lock import user_lock
 from dmf.mail.maildir.mailbox import UIDLIST_NAME, MaildirMailbox, create_maildir, new_guid
-from dmf.mail.maildir.ownership import Owner
+from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.model import HIERARCHY_SEPARATOR, MailboxMeta
 from dmf.mail.storage import Capability
 
@@ -154,12 +154,12 @@ class MaildirStorage:
             for mail_dir, control_dir in self._family(old):
                 target = self.layout.root / (new_dir.name + mail_dir.name[len(old_dir.name):]) \
                     if not self.layout.fs_layout else new_dir
-                target.parent.mkdir(parents=True, exist_ok=True)
+                make_dirs(target.parent, self.owner)
                 os.rename(mail_dir, target)
                 if self.layout.control is not None and control_dir.exists():
                     control_target = self.layout.control_root / target.relative_to(
                         self.layout.root)
-                    control_target.parent.mkdir(parents=True, exist_ok=True)
+                    make_dirs(control_target.parent, self.owner)
                     os.rename(control_dir, control_target)
         except OSError as exc:
             raise os_error(exc, old_dir) from None
