@@ -60,6 +60,14 @@ def letters_for(flags: frozenset[str], keyword_indexes: list[int], keep: str = "
     return "".join(sorted(letters))
 
 
+def flag_sets(letters: str, names: dict[int, str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(system flags, keyword names) of the flag letters of a filename."""
+    flags = frozenset(FLAG_BY_LETTER[char] for char in letters if char in FLAG_BY_LETTER)
+    keywords = frozenset(names[ord(char) - 97] for char in letters
+                         if "a" <= char <= "z" and ord(char) - 97 in names)
+    return flags, keywords
+
+
 def _hostname() -> str:
     return socket.gethostname().replace("/", r"\057").replace(":", r"\072")
 

@@ -23,12 +23,9 @@ above the highest UID that sits in cur/ and was already in the uidlist.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
-import socket
-import time
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,12 +38,13 @@ from dmf.errors import (
     Scope,
     TemporaryError,
 )
-from dmf.mail.maildir import filenames, keywords, uidlist
+from dmf.mail.maildir import filenames, keywords, scan, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
 from dmf.mail.maildir.bodies import write_body
 from dmf.mail.maildir.durability import fsync_dir, sync_filesystem
 from dmf.mail.maildir.lock import uidlist_lock
 from dmf.mail.maildir.ownership import give, make_dirs
+from dmf.mail.maildir.scan import MessageFile
 from dmf.mail.maildir.uidlist import UidList, UidRecord
 from dmf.mail.model import MailboxChange, MailboxMeta, MessageMeta
 from dmf.mail.storage import Body
@@ -57,23 +55,14 @@ if TYPE_CHECKING:
 UIDLIST_NAME = "dovecot-uidlist"
 PENDING_NAME = "dovecot-uidlist.dmf-pending"
 KEYWORDS_NAME = "dovecot-keywords"
-STALE_TMP_SECONDS = 36 * 3600  # Dovecot's MAILDIR_TMP_DELETE_SECS
-_HOST = socket.gethostname()
-
-
-@dataclass(slots=True)
-class _File:
-    subdir: str  # "new" or "cur"
-    name: str
-    entry: os.DirEntry[str] | None = None  # from the scan: its stat() is cached
 
 
 @dataclass(slots=True)
 class _Batch:
-    saves: dict[int, _File] = field(default_factory=dict)  # uid -> final place (tmp: dmf.name)
+    saves: dict[int, MessageFile] = field(default_factory=dict)  # uid -> place (now tmp/dmf.*)
     auto_uids: set[int] = field(default_factory=set)  # saves whose UID we chose, not the caller
     renames: dict[int, str] = field(default_factory=dict)  # uid -> new filename, same subdir
-    expunged: dict[int, _File] = field(default_factory=dict)
+    expunged: dict[int, MessageFile] = field(default_factory=dict)
     uid_state: bool = False
     keywords: bool = False
 
@@ -86,42 +75,8 @@ def new_guid() -> str:
     return os.urandom(16).hex()
 
 
-def _our_dead_tmp(name: str, now: float, mtime: float) -> bool:
-    """A dmf.* file in tmp/ left by a process that is gone (or very old)."""
-    if now - mtime > STALE_TMP_SECONDS:
-        return True
-    pid_start = name.find("P", name.find(".M"))
-    pid_text = name[pid_start + 1:name.find("Q", pid_start)] if pid_start > 0 else ""
-    if not pid_text.isdigit() or f".{_HOST}," not in name:
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _flag_sets(letters: str, names: dict[int, str]) -> tuple[frozenset[str], frozenset[str]]:
-    """(system flags, keywords) of the flag letters of a filename."""
-    flags = frozenset(filenames.FLAG_BY_LETTER[char] for char in letters
-                      if char in filenames.FLAG_BY_LETTER)
-    keyword_set = frozenset(names[ord(char) - 97] for char in letters
-                            if "a" <= char <= "z" and ord(char) - 97 in names)
-    return flags, keyword_set
-
-
 def _stamp(status: os.stat_result) -> tuple[int, int, int]:
     return status.st_ino, status.st_size, status.st_mtime_ns
-
-
-def _time_order(name: str) -> tuple[int, int, str]:
-    """Dovecot numbers new files by delivery time, then microseconds."""
-    seconds, _, rest = name.partition(".")
-    micro = rest[1:rest.find("P")] if rest.startswith("M") else ""
-    return (int(seconds) if seconds.isdigit() else 0,
-            int(micro) if micro.isdigit() else 0, name)
 
 
 class MaildirMailbox:
@@ -135,7 +90,7 @@ class MaildirMailbox:
         self.control_dir = control_dir
         self._owner = storage.owner
         self._uidlist: UidList | None = None
-        self._files: dict[int, _File] = {}
+        self._files: dict[int, MessageFile] = {}
         self._unlisted: set[int] = set()  # UIDs given at the scan to files not in the uidlist
         self._keywords: dict[int, str] | None = None
         self._stamp: tuple[int, int, int] | None = None  # the uidlist as we last saw it
@@ -160,7 +115,7 @@ class MaildirMailbox:
             letters = info[2:] if info[:2] == "2," else ""
             flag_sets = flag_cache.get(letters)
             if flag_sets is None:
-                flag_sets = flag_cache[letters] = _flag_sets(letters, names)
+                flag_sets = flag_cache[letters] = filenames.flag_sets(letters, names)
             try:
                 status = found.entry.stat() if found.entry is not None else self._status(uid)
             except FileNotFoundError:
@@ -198,14 +153,14 @@ class MaildirMailbox:
             letters = info[2:] if info[:2] == "2," else ""
             text = flag_text.get(letters)
             if text is None:
-                flags, keyword_set = _flag_sets(letters, names)
+                flags, keyword_set = filenames.flag_sets(letters, names)
                 text = flag_text[letters] = " ".join(sorted(flags)) + "|" + " ".join(
                     sorted(keyword_set))
             guid = records[uid].fields.get("G") or base
             digest.update(f"{uid} {guid} {text}\n".encode("utf-8", "surrogateescape"))
         return len(self._files), digest.hexdigest()
 
-    def _refind(self, found: _File) -> os.stat_result:
+    def _refind(self, found: MessageFile) -> os.stat_result:
         """The file was renamed (a flag change by another client) since the scan."""
         base = filenames.split(found.name)[0]
         for subdir in ("cur", "new"):
@@ -280,30 +235,21 @@ class MaildirMailbox:
         assert self._uidlist is not None
         return self._uidlist
 
-    def _list_dir(self, subdir: str) -> list[os.DirEntry[str]]:
-        path = self.mail_dir / subdir
-        try:
-            return [entry for entry in os.scandir(path) if entry.name[0] != "."]
-        except FileNotFoundError:
-            with contextlib.suppress(OSError):  # read-only: an absent directory is empty
-                make_dirs(path, self._owner)
-            return []
-
     def _scan(self) -> None:
         current, had_guid = self._read_uidlist()
-        pending = (self.control_dir / PENDING_NAME).exists()
-        stale_tmp = self._stale_tmp_files()
-        files, unlisted, changed = self._match(current)
-        if changed or current is None or not had_guid or pending or stale_tmp:
+        pending_path = self.control_dir / PENDING_NAME
+        found = scan.match(self.mail_dir, current, self._owner)
+        if found.changed or current is None or not had_guid or pending_path.exists() \
+                or scan.stale_tmp_files(self.mail_dir):
             try:
                 with uidlist_lock(self.control_dir, self._owner):
                     current, had_guid = self._read_uidlist()
-                    if (self.control_dir / PENDING_NAME).exists():
-                        current = self._recover_pending(current)
-                    for path in self._stale_tmp_files():
-                        path.unlink(missing_ok=True)
-                    files, unlisted, changed = self._match(current)
-                    current = self._rebuilt(current, files, unlisted)
+                    if pending_path.exists():
+                        current = scan.recover_pending(self.mail_dir, pending_path, current)
+                    for path in scan.stale_tmp_files(self.mail_dir):
+                        discard(path)
+                    found = scan.match(self.mail_dir, current, self._owner)
+                    current = self._rebuilt(current, found)
                     replace(self.control_dir / UIDLIST_NAME, uidlist.encode(current),
                             self._owner)
                     self._stamp = _stamp(os.stat(self.control_dir / UIDLIST_NAME))
@@ -312,90 +258,24 @@ class MaildirMailbox:
                                                                   errno.EPERM):
                     raise
                 # a read-only source: numbered in memory only (what Dovecot would also do)
-                current = self._rebuilt(current, files, unlisted)
+                current = self._rebuilt(current, found)
         assert current is not None
         self._uidlist = current
-        self._files = files
-        self._unlisted = set(unlisted)
+        self._files = found.files
+        self._unlisted = set(found.unlisted)
 
-    def _match(self, current: UidList | None) -> tuple[dict[int, _File], list[int], bool]:
-        """Pair files on disk with uidlist records: {uid: file}, UIDs still to give, changed."""
-        on_disk: dict[str, _File] = {}
-        for subdir in ("new", "cur"):
-            for entry in self._list_dir(subdir):
-                on_disk[entry.name.partition(":")[0]] = _File(subdir, entry.name, entry)
-        files: dict[int, _File] = {}
-        changed = False
-        records = current.records if current is not None else {}
-        for uid, record in records.items():
-            found = on_disk.pop(record.basename, None)
-            if found is None:
-                changed = True
-            else:
-                files[uid] = found
-        nextuid = max(current.nextuid if current else 1, max(records, default=0) + 1)
-        unlisted = []
-        for found in sorted(on_disk.values(), key=lambda item: _time_order(item.name)):
-            files[nextuid] = found
-            unlisted.append(nextuid)
-            nextuid += 1
-        return files, unlisted, changed or bool(unlisted)
-
-    def _rebuilt(self, current: UidList | None, files: dict[int, _File],
-                 unlisted: list[int]) -> UidList:
+    def _rebuilt(self, current: UidList | None, found: scan.Match) -> UidList:
+        """The uidlist for what the scan found: records of vanished files dropped, new files
+        added, a UIDVALIDITY and GUID made up for a mailbox that had none."""
         if current is None:
             current = UidList(self._storage.new_uidvalidity(), 1, new_guid())
         if not current.guid:
             current.guid = new_guid()
-        records = {uid: record for uid, record in current.records.items() if uid in files}
-        for uid in unlisted:
-            records[uid] = UidRecord(uid, filenames.split(files[uid].name)[0])
+        records = {uid: record for uid, record in current.records.items() if uid in found.files}
+        for uid in found.unlisted:
+            records[uid] = UidRecord(uid, filenames.split(found.files[uid].name)[0])
         current.records = dict(sorted(records.items()))
         current.nextuid = max(current.nextuid, max(records, default=0) + 1)
-        return current
-
-    def _stale_tmp_files(self) -> list[Path]:
-        now = time.time()
-        stale = []
-        try:
-            entries = list(os.scandir(self.mail_dir / "tmp"))
-        except FileNotFoundError:
-            return []
-        for entry in entries:
-            if entry.name.startswith(filenames.TMP_PREFIX):
-                try:
-                    mtime = entry.stat().st_mtime
-                except FileNotFoundError:
-                    continue
-                if _our_dead_tmp(entry.name, now, mtime):
-                    stale.append(Path(entry.path))
-        return stale
-
-    def _recover_pending(self, current: UidList | None) -> UidList | None:
-        """Finish a commit that was cut off: move its bodies still in tmp/ into place and
-        adopt its records (under the uidlist lock)."""
-        pending_path = self.control_dir / PENDING_NAME
-        pending, _ = uidlist.parse(pending_path.read_bytes(), str(pending_path))
-        tmp = self.mail_dir / "tmp"
-        for entry in list(os.scandir(tmp)):
-            if not entry.name.startswith(filenames.TMP_PREFIX):
-                continue
-            final = entry.name[len(filenames.TMP_PREFIX):]
-            base, letters = filenames.split(final)
-            if any(record.basename == base for record in pending.records.values()):
-                os.rename(entry.path, self.mail_dir / ("cur" if letters else "new") / final)
-        for subdir in ("new", "cur", "tmp"):
-            fsync_dir(self.mail_dir / subdir)
-        if current is None:
-            current = pending
-        else:
-            used = {record.basename for record in current.records.values()}
-            for uid, record in pending.records.items():
-                if uid not in current.records and record.basename not in used:
-                    current.records[uid] = record
-            current.records = dict(sorted(current.records.items()))
-            current.nextuid = max(current.nextuid, pending.nextuid)
-        pending_path.unlink()
         return current
 
     # ------------------------------------------------------------------ writing
@@ -431,7 +311,7 @@ class MaildirMailbox:
             fields["O"] = str(meta.pop3_order)
         current.records[uid] = UidRecord(uid, base, fields)
         current.nextuid = max(current.nextuid, uid + 1)
-        self._files[uid] = _File("cur" if letters else "new", name)
+        self._files[uid] = MessageFile("cur" if letters else "new", name)
         self._batch.saves[uid] = self._files[uid]
         if meta.uid <= 0:
             self._batch.auto_uids.add(uid)
@@ -524,7 +404,7 @@ class MaildirMailbox:
             found.entry = None
         self._batch = _Batch()
 
-    def _rename_flags(self, found: _File, new_name: str) -> None:
+    def _rename_flags(self, found: MessageFile, new_name: str) -> None:
         old_path = self.mail_dir / found.subdir / found.name
         if not old_path.exists():
             self._refind(found)
@@ -532,7 +412,7 @@ class MaildirMailbox:
         os.rename(old_path, self.mail_dir / found.subdir / new_name)
         found.name, found.entry = new_name, None
 
-    def _unlink(self, found: _File) -> None:
+    def _unlink(self, found: MessageFile) -> None:
         try:
             (self.mail_dir / found.subdir / found.name).unlink()
         except FileNotFoundError:
@@ -567,8 +447,7 @@ class MaildirMailbox:
             if uid in batch.expunged or (mine is not None and uid not in batch.saves):
                 continue
             if present is None:
-                present = {name.partition(":")[0] for subdir in ("new", "cur")
-                           for name in os.listdir(self.mail_dir / subdir)}
+                present = scan.present_basenames(self.mail_dir)
             if record.basename not in present:
                 continue
             if mine is not None:  # our new message got the UID the other writer gave out
