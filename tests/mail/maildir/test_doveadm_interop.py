@@ -147,3 +147,24 @@ def test_a_requested_uid_taken_meanwhile_is_a_temporary_error(sample_maildir: Pa
     box.close()
     assert [m.uid for m in doveadm.fetch(location, "Sent")][-1] == wanted
     assert not list(tree.rglob("tmp/*"))
+
+
+def test_sizes_and_pop3_fields_agree_with_doveadm(tmp_path: Path, doveadm: Doveadm) -> None:
+    storage = open_storage(f"maildir:{tmp_path}/m", user="u", home=None, create=True)
+    box = storage.mailbox("INBOX")
+    bodies = [b"Subject: lf\n\nbare\nlf\n", b"Subject: crlf\r\n\r\nok\r\n", b"\r\r\n\n\n"]
+    for number, content in enumerate(bodies):
+        box.save(MessageMeta(0, f"g{number}", pop3_uidl=f"uidl-{number}", pop3_order=9 - number),
+                 Body(open=lambda content=content: io.BytesIO(content)))
+    box.commit()
+    ours = list(open_storage(f"maildir:{tmp_path}/m", user="u", home=None)
+                .mailbox("INBOX").messages())
+    assert [(m.pop3_uidl, m.pop3_order) for m in ours] == [("uidl-0", 9), ("uidl-1", 8),
+                                                           ("uidl-2", 7)]
+    copy = doveadm.copy(tmp_path / "m", "m")
+    rows = doveadm.table(f"maildir:{copy}", "fetch", "uid size.physical size.virtual pop3.uidl",
+                         "mailbox", "INBOX")
+    assert [(int(row["uid"]), int(row["size.physical"]), int(row["size.virtual"]),
+             row["pop3.uidl"]) for row in rows] == \
+        [(m.uid, m.size, m.vsize, m.pop3_uidl) for m in ours]
+
