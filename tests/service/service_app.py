@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -19,6 +20,8 @@ from dmf.service.http_settings import (
 from dmf.service.metrics import ServiceMetrics
 
 ADMIN = ("admin", "s3cret:pw")
+# One client for all plain-HTTP tests: building one (its TLS context) costs ~40 ms.
+HTTP = httpx.Client()
 
 
 def make_app(endpoints: dict[str, Any] | None = None, security: dict[str, Any] | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -19,7 +18,7 @@ from dmf.service.http_settings import (
 )
 from dmf.service.metrics import JobOutcome
 from tests.service.live_server import live_server
-from tests.service.service_app import ADMIN, make_app
+from tests.service.service_app import ADMIN, HTTP, make_app
 
 PROTECTED = ["/metrics", "/metrics/dmf.jobs.running", "/prometheus"]
 
@@ -29,8 +28,8 @@ def test_anonymous_health_is_status_only_and_details_need_credentials(tmp_path):
     app, _ = make_app({"health": {"disk-space": {"path": str(tmp_path), "threshold": 1}}},
                       engine=engine)
     with live_server(app) as url:
-        anonymous = httpx.get(f"{url}/health")
-        detailed = httpx.get(f"{url}/health", auth=ADMIN)
+        anonymous = HTTP.get(f"{url}/health")
+        detailed = HTTP.get(f"{url}/health", auth=ADMIN)
     assert anonymous.status_code == 200
     assert anonymous.json() == {"status": "UP"}
     body = detailed.json()
@@ -51,7 +50,7 @@ def test_health_shows_database_url_without_password():
                            connect_args={"connect_timeout": 2})
     app, _ = make_app(engine=engine)
     with live_server(app) as url:
-        response = httpx.get(f"{url}/health", auth=ADMIN)
+        response = HTTP.get(f"{url}/health", auth=ADMIN)
     assert response.status_code == 503
     assert "topsecret" not in response.text
     jdbc = response.json()["details"]["jdbc"]
@@ -67,7 +66,7 @@ def test_down_health_answers_503(tmp_path, why):
     else:
         app, _ = make_app(service_up=False)
     with live_server(app) as url:
-        anonymous = httpx.get(f"{url}/health")
+        anonymous = HTTP.get(f"{url}/health")
     assert anonymous.status_code == 503
     assert anonymous.json() == {"status": "DOWN"}
 
@@ -77,7 +76,7 @@ def test_down_health_answers_503(tmp_path, why):
 def test_wrong_credentials_get_401_everywhere(path, auth):
     app, _ = make_app()
     with live_server(app) as url:
-        response = httpx.get(f"{url}{path}", auth=auth)
+        response = HTTP.get(f"{url}{path}", auth=auth)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Basic")
 
@@ -86,8 +85,8 @@ def test_wrong_credentials_get_401_everywhere(path, auth):
 def test_missing_credentials_get_401_on_sensitive_endpoints(path):
     app, _ = make_app()
     with live_server(app) as url:
-        response = httpx.get(f"{url}{path}")
-        malformed = httpx.get(f"{url}{path}", headers={"Authorization": "Basic %%%"})
+        response = HTTP.get(f"{url}{path}")
+        malformed = HTTP.get(f"{url}{path}", headers={"Authorization": "Basic %%%"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Basic")
     assert malformed.status_code == 401
@@ -103,15 +102,15 @@ def test_metrics_report_what_the_service_recorded():
     metrics.command_finished("pre", 1.0)
     metrics.executor_state(active=1, max_threads=10, queued=4)
     with live_server(app) as url:
-        names = httpx.get(f"{url}/metrics", auth=ADMIN).json()["names"]
-        running = httpx.get(f"{url}/metrics/dmf.jobs.running", auth=ADMIN).json()
-        commands = httpx.get(f"{url}/metrics/dmf.command.duration.seconds", auth=ADMIN).json()
-        sync_only = httpx.get(f"{url}/metrics/dmf.command.duration.seconds",
+        names = HTTP.get(f"{url}/metrics", auth=ADMIN).json()["names"]
+        running = HTTP.get(f"{url}/metrics/dmf.jobs.running", auth=ADMIN).json()
+        commands = HTTP.get(f"{url}/metrics/dmf.command.duration.seconds", auth=ADMIN).json()
+        sync_only = HTTP.get(f"{url}/metrics/dmf.command.duration.seconds",
                               params={"tag": "step:sync"}, auth=ADMIN).json()
-        unknown = httpx.get(f"{url}/metrics/no.such.metric", auth=ADMIN)
-        bad_tag = httpx.get(f"{url}/metrics/dmf.jobs.running", params={"tag": "nocolon"},
+        unknown = HTTP.get(f"{url}/metrics/no.such.metric", auth=ADMIN)
+        bad_tag = HTTP.get(f"{url}/metrics/dmf.jobs.running", params={"tag": "nocolon"},
                             auth=ADMIN)
-        exposition = httpx.get(f"{url}/prometheus", auth=ADMIN)
+        exposition = HTTP.get(f"{url}/prometheus", auth=ADMIN)
     assert {"dmf.jobs.running", "dmf.jobs.succeeded", "dmf.jobs.failed", "dmf.jobs.retried",
             "dmf.job.duration.seconds", "dmf.command.duration.seconds",
             "dmf.claim.latency.seconds", "dmf.executor.active", "dmf.executor.pool.max",
@@ -138,37 +137,37 @@ def test_metrics_report_what_the_service_recorded():
 def test_insensitive_metrics_are_anonymous_and_disabled_ones_are_gone():
     app, _ = make_app({"metrics": {"sensitive": False}, "prometheus": {"enabled": False}})
     with live_server(app) as url:
-        assert httpx.get(f"{url}/metrics").status_code == 200
-        assert httpx.get(f"{url}/prometheus", auth=ADMIN).status_code == 404
+        assert HTTP.get(f"{url}/metrics").status_code == 200
+        assert HTTP.get(f"{url}/prometheus", auth=ADMIN).status_code == 404
 
 
 def test_all_disabled_leaves_only_explicitly_enabled_endpoints():
     app, _ = make_app({"all": {"enabled": False}, "health": {"enabled": True}})
     with live_server(app) as url:
-        assert httpx.get(f"{url}/health").status_code == 200
+        assert HTTP.get(f"{url}/health").status_code == 200
         for path in PROTECTED:
-            assert httpx.get(f"{url}{path}", auth=ADMIN).status_code == 404
+            assert HTTP.get(f"{url}{path}", auth=ADMIN).status_code == 404
 
 
 def test_sensitive_health_refuses_anonymous_callers():
     app, _ = make_app({"health": {"sensitive": True}})
     with live_server(app) as url:
-        assert httpx.get(f"{url}/health").status_code == 401
-        assert httpx.get(f"{url}/health", auth=ADMIN).json()["status"] == "UP"
+        assert HTTP.get(f"{url}/health").status_code == 401
+        assert HTTP.get(f"{url}/health", auth=ADMIN).json()["status"] == "UP"
 
 
 def test_details_never_visible_when_configured_so():
     app, _ = make_app({"health": {"details-visible": "NEVER"}})
     with live_server(app) as url:
-        assert httpx.get(f"{url}/health", auth=ADMIN).json() == {"status": "UP"}
+        assert HTTP.get(f"{url}/health", auth=ADMIN).json() == {"status": "UP"}
 
 
 def test_security_disabled_opens_everything_and_ignores_ip_patterns():
     app, _ = make_app(security={"enabled": False, "ip-patterns": ["10.9.9.9"]})
     with live_server(app) as url:
         for path in PROTECTED:
-            assert httpx.get(f"{url}{path}").status_code == 200
-        assert "details" in httpx.get(f"{url}/health").json()
+            assert HTTP.get(f"{url}{path}").status_code == 200
+        assert "details" in HTTP.get(f"{url}/health").json()
 
 
 def test_unconfigured_admin_account_lets_nobody_in():
@@ -178,6 +177,6 @@ def test_unconfigured_admin_account_lets_nobody_in():
     app = FastAPI()
     install_service(app, http, registry, HealthProbe("worker", EndpointsSettings().health))
     with live_server(app) as url:
-        assert httpx.get(f"{url}/metrics", auth=("", "")).status_code == 401
-        assert httpx.get(f"{url}/metrics", auth=("admin", "None")).status_code == 401
-        assert httpx.get(f"{url}/health").status_code == 200
+        assert HTTP.get(f"{url}/metrics", auth=("", "")).status_code == 401
+        assert HTTP.get(f"{url}/metrics", auth=("admin", "None")).status_code == 401
+        assert HTTP.get(f"{url}/health").status_code == 200

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
 from dmf.service.http_settings import SecuritySettings
 from dmf.service.ip_filter import address_allowed, parse_ip_pattern
 from tests.service.live_server import live_server
-from tests.service.service_app import ADMIN, make_app
+from tests.service.service_app import ADMIN, HTTP, make_app
 
 
 @pytest.mark.parametrize(("patterns", "host", "allowed"), [
@@ -42,7 +41,7 @@ def test_client_outside_the_patterns_gets_403_before_authentication(patterns):
     app, _ = make_app(security={"ip-patterns": patterns})
     with live_server(app) as url:
         for path in ("/health", "/metrics", "/prometheus", "/no-such-path"):
-            response = httpx.get(f"{url}{path}", auth=ADMIN)
+            response = HTTP.get(f"{url}{path}", auth=ADMIN)
             assert response.status_code == 403, path
             assert "www-authenticate" not in response.headers
 
@@ -51,6 +50,6 @@ def test_client_outside_the_patterns_gets_403_before_authentication(patterns):
 def test_client_inside_the_patterns_is_served(patterns):
     app, _ = make_app(security={"ip-patterns": patterns})
     with live_server(app) as url:
-        assert httpx.get(f"{url}/health").status_code == 200
-        assert httpx.get(f"{url}/metrics", auth=ADMIN).status_code == 200
-        assert httpx.get(f"{url}/metrics").status_code == 401
+        assert HTTP.get(f"{url}/health").status_code == 200
+        assert HTTP.get(f"{url}/metrics", auth=ADMIN).status_code == 200
+        assert HTTP.get(f"{url}/metrics").status_code == 401
