@@ -258,19 +258,28 @@ class MaildirMailbox:
                                                                   errno.EPERM):
                     raise
                 # a read-only source: numbered in memory only (what Dovecot would also do)
-                current = self._rebuilt(current, found)
+                current = self._rebuilt(current, found, persisted=False)
         assert current is not None
         self._uidlist = current
         self._files = found.files
         self._unlisted = set(found.unlisted)
 
-    def _rebuilt(self, current: UidList | None, found: scan.Match) -> UidList:
+    def _rebuilt(self, current: UidList | None, found: scan.Match,
+                 persisted: bool = True) -> UidList:
         """The uidlist for what the scan found: records of vanished files dropped, new files
-        added, a UIDVALIDITY and GUID made up for a mailbox that had none."""
+        added, a UIDVALIDITY and GUID made up for a mailbox that had none - random and
+        time-based when they will be written down, else derived from the directory (its path
+        and mtime) so that a read-only source shows the same values on every run."""
+        if persisted:
+            guid, uidvalidity = new_guid(), self._storage.new_uidvalidity()
+        else:
+            guid = hashlib.md5(os.fsencode(self.mail_dir.resolve()),
+                               usedforsecurity=False).hexdigest()
+            uidvalidity = max(1, int(self.mail_dir.stat().st_mtime) & 0xFFFFFFFF)
         if current is None:
-            current = UidList(self._storage.new_uidvalidity(), 1, new_guid())
+            current = UidList(uidvalidity, 1, guid)
         if not current.guid:
-            current.guid = new_guid()
+            current.guid = guid
         records = {uid: record for uid, record in current.records.items() if uid in found.files}
         for uid in found.unlisted:
             records[uid] = UidRecord(uid, filenames.split(found.files[uid].name)[0])
