@@ -79,6 +79,14 @@ Password = Annotated[SecretStr, Field(min_length=1, max_length=PASSWORD_MAX),
                      AfterValidator(_storable_secret)]
 
 
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    # The database keeps naive UTC; clients get it marked, e.g. 2021-04-12T21:34:56.000Z.
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
+UtcTime = Annotated[dt.datetime, AfterValidator(_as_utc)]
+
+
 class ApiModel(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
@@ -89,7 +97,7 @@ class TargetIn(ApiModel):
 
 class TargetOut(ApiModel):
     name: str
-    created: dt.datetime
+    created: UtcTime
 
 
 class SourceIn(ApiModel):
@@ -98,7 +106,7 @@ class SourceIn(ApiModel):
 
 class SourceOut(ApiModel):
     name: str
-    created: dt.datetime
+    created: UtcTime
 
 
 class SourceHostSettings(ApiModel):
@@ -130,8 +138,8 @@ class BackendOut(ApiModel):
     status: int
     threads: int
     command: BackendCommand | None
-    updated: dt.datetime
-    heartbeat: dt.datetime | None
+    updated: UtcTime
+    heartbeat: UtcTime | None
 
 
 class BackendPatch(ApiModel):
@@ -178,12 +186,12 @@ class JobOut(ApiModel):
     phase: JobPhase
     priority: int
     status: JobStatus
-    submitted: dt.datetime
-    started: dt.datetime | None
-    finished: dt.datetime | None
+    submitted: UtcTime
+    started: UtcTime | None
+    finished: UtcTime | None
     attempts: int
     backend: str | None
-    heartbeat: dt.datetime | None
+    heartbeat: UtcTime | None
     cancel_requested: bool = Field(alias="cancelRequested")
 
 
