@@ -46,6 +46,14 @@ def test_client_outside_the_patterns_gets_403_before_authentication(patterns):
             assert "www-authenticate" not in response.headers
 
 
+def test_forwarded_for_header_cannot_pose_as_an_allowed_address():
+    app, _ = make_app(security={"ip-patterns": ["10.1.2.3"]})
+    with live_server(app) as url:
+        response = HTTP.get(f"{url}/health", headers={"X-Forwarded-For": "10.1.2.3",
+                                                      "X-Real-IP": "10.1.2.3"})
+    assert response.status_code == 403
+
+
 @pytest.mark.parametrize("patterns", [["127.0.0.1"], ["127.0.0.*"], ["10.0.0.0/8", "127.0.0.0/8"]])
 def test_client_inside_the_patterns_is_served(patterns):
     app, _ = make_app(security={"ip-patterns": patterns})

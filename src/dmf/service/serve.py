@@ -90,9 +90,12 @@ def tls_files(ssl: SslSettings) -> Iterator[TlsFiles | None]:
 
 def build_server(app: object, host: str, port: int, tls: TlsFiles | None,
                  log_level: str = "info") -> uvicorn.Server:
-    """A uvicorn server, not yet started; `tls` files must outlive it."""
+    """A uvicorn server, not yet started; `tls` files must outlive it.
+
+    Proxy headers are ignored: uvicorn would otherwise trust X-Forwarded-For from 127.0.0.1,
+    letting any local user pose as an allowed address to the IP filter."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, lifespan="on",
+        app, host=host, port=port, log_level=log_level, lifespan="on", proxy_headers=False,
         ssl_certfile=tls.certfile if tls else None,
         ssl_keyfile=tls.keyfile if tls else None,
         ssl_keyfile_password=tls.password if tls else None,
