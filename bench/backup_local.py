@@ -4,7 +4,7 @@ measured in one run (this machine's file creation is noisy: only same-run ratios
 
 For each corpus size it writes a corpus with ../shared/bench/make_corpus.py, then times
   cp -a      the corpus into a fresh directory (also dmf's source copy)
-  dmf        full first run into an empty destination, then a no-change re-run
+  dmf        full first run into an empty destination, then no-change re-runs (median of 3)
   doveadm    the same on its own copy of the source (standalone, chowned to the mail uid,
              default fsync settings), then its no-change re-run
 and prints the ratios against the targets, with dmf's peak memory (ru_maxrss of the child).
@@ -29,6 +29,7 @@ FALLBACK_MAKE_CORPUS = Path("/work/shared/bench/make_corpus.py")
 MAIL_UID = 5000
 TARGETS = {"full vs doveadm": 0.6, "full vs cp -a": 2.0, "no-change seconds": 0.4,
            "peak memory MB": 100.0}
+NO_CHANGE_RUNS = 3
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ def run(command: list[str], env: dict[str, str] | None = None) -> Timed:
     if code != 0:
         raise SystemExit(f"{command[0]} exited {code}: {stderr.strip()[-2000:]}")
     return Timed(seconds, usage.ru_maxrss)
+
+
+def median(samples: list[Timed]) -> Timed:
+    """The middle no-change run: a re-run takes a fraction of a second, so one busy moment of
+    a shared machine would otherwise decide the figure."""
+    return sorted(samples, key=lambda timed: timed.seconds)[len(samples) // 2]
 
 
 def chown_tree(root: Path, uid: int) -> None:
@@ -107,9 +114,12 @@ def bench_size(messages: int, workdir: Path, make_corpus: Path,
         os.chown(base / "doveadm-dest", MAIL_UID, MAIL_UID)
 
     ours_full = dmf_backup(base / "dmf-source", base / "dmf-dest" / "Maildir")
-    ours_again = dmf_backup(base / "dmf-source", base / "dmf-dest" / "Maildir")
+    ours_again = median([dmf_backup(base / "dmf-source", base / "dmf-dest" / "Maildir")
+                         for _ in range(NO_CHANGE_RUNS)])
     theirs_full = doveadm.backup(base / "doveadm-source", base / "doveadm-dest" / "Maildir")
-    theirs_again = doveadm.backup(base / "doveadm-source", base / "doveadm-dest" / "Maildir")
+    theirs_again = median([doveadm.backup(base / "doveadm-source",
+                                          base / "doveadm-dest" / "Maildir")
+                           for _ in range(NO_CHANGE_RUNS)])
 
     peak_mb = max(ours_full.max_rss_kb, ours_again.max_rss_kb) / 1024
     print(f"\n== {messages} messages, {size_mb:.0f} MB ==")
@@ -117,7 +127,7 @@ def bench_size(messages: int, workdir: Path, make_corpus: Path,
     for label, timed in (("cp -a", copy), ("dmf backup (full)", ours_full),
                          ("doveadm backup (full)", theirs_full),
                          ("dmf backup (no change)", ours_again),
-                         ("doveadm (no change)", theirs_again)):
+                         ("doveadm (no change)", theirs_again)):  # no change: median of 3
         print(f"{label:24}{timed.seconds:10.3f}")
     figures = {"full vs doveadm": ours_full.seconds / theirs_full.seconds,
                "full vs cp -a": ours_full.seconds / copy.seconds,
