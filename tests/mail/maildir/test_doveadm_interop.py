@@ -168,3 +168,23 @@ def test_sizes_and_pop3_fields_agree_with_doveadm(tmp_path: Path, doveadm: Dovea
              row["pop3.uidl"]) for row in rows] == \
         [(m.uid, m.size, m.vsize, m.pop3_uidl) for m in ours]
 
+
+
+def test_keyword_letters_given_out_meanwhile_are_never_mixed_up(doveadm: Doveadm) -> None:
+    location = f"maildir:{doveadm.workdir}/kw"
+    storage = open_storage(location, user="u", home=None, owner=(5000, 5000), create=True)
+    box = storage.create_mailbox("INBOX")
+    box.save(MessageMeta(0, "first"), Body(open=lambda: io.BytesIO(b"first\n")))
+    box.commit()
+    box.save(MessageMeta(0, "mine", keywords=frozenset({"$Mine"})),
+             Body(open=lambda: io.BytesIO(b"second\n")))
+    doveadm.run(location, "flags", "add", "$Theirs", "mailbox", "INBOX", "uid", "1")
+    with pytest.raises(TemporaryError, match="keywords changed"):
+        box.commit()
+    box.close()
+    again = open_storage(location, user="u", home=None, owner=(5000, 5000)).mailbox("INBOX")
+    again.save(MessageMeta(0, "mine", keywords=frozenset({"$Mine"})),
+               Body(open=lambda: io.BytesIO(b"second\n")))
+    again.commit()
+    fetched = {m.guid: m.flags for m in doveadm.fetch(location, "INBOX")}
+    assert fetched == {"first": frozenset({"$Theirs"}), "mine": frozenset({"$Mine"})}

@@ -13,8 +13,10 @@ import pytest
 
 from dmf.errors import TemporaryError
 from dmf.mail.location import open_storage
-from dmf.mail.maildir.lock import UIDLIST_LOCK_NAME, uidlist_lock
+from dmf.mail.maildir.lock import dotlock
 
+UIDLIST = "dovecot-uidlist"
+LOCK_NAME = "dovecot-uidlist.lock"
 HOLD_USER_LOCK = """
 import sys, time
 from dmf.mail.location import open_storage
@@ -44,25 +46,26 @@ def test_user_lock_excludes_another_process(tmp_path: Path) -> None:
 
 
 def test_uidlist_lock_is_dovecots_dotlock(tmp_path: Path) -> None:
-    with uidlist_lock(tmp_path, None):
-        content = (tmp_path / UIDLIST_LOCK_NAME).read_text()
+    with dotlock(tmp_path / UIDLIST, None):
+        content = (tmp_path / LOCK_NAME).read_text()
         assert content == f"{os.getpid()}:{socket.gethostname()}"
-        with pytest.raises(TemporaryError, match="timed out"), uidlist_lock(tmp_path, None, 0.1):
+        with pytest.raises(TemporaryError, match="timed out"), \
+                dotlock(tmp_path / UIDLIST, None, 0.1):
             pass
-    assert not (tmp_path / UIDLIST_LOCK_NAME).exists()
+    assert not (tmp_path / LOCK_NAME).exists()
 
 
 def test_stale_uidlist_locks_are_broken(tmp_path: Path) -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()
-    lock = tmp_path / UIDLIST_LOCK_NAME
+    lock = tmp_path / LOCK_NAME
     lock.write_text(f"{dead.pid}:{socket.gethostname()}")
-    with uidlist_lock(tmp_path, None, 0.5):
+    with dotlock(tmp_path / UIDLIST, None, 0.5):
         pass
     lock.write_text("1:some-other-host")
     os.utime(lock, (time.time() - 200, time.time() - 200))
-    with uidlist_lock(tmp_path, None, 0.5):
+    with dotlock(tmp_path / UIDLIST, None, 0.5):
         pass
     lock.write_text("1:some-other-host")  # fresh, owned elsewhere: respected
-    with pytest.raises(TemporaryError), uidlist_lock(tmp_path, None, 0.2):
+    with pytest.raises(TemporaryError), dotlock(tmp_path / UIDLIST, None, 0.2):
         pass

@@ -1,9 +1,11 @@
-"""Locks: Dovecot's `dovecot-uidlist.lock` dotlock, and dmf's per-user lock for `-l`.
+"""Locks: Dovecot's dotlocks (`dovecot-uidlist.lock`, `subscriptions.lock`), and dmf's
+per-user lock for `-l`.
 
-The dotlock is what Dovecot 2.3 does with dotlock_use_excl=yes (its default): create the lock
-file with O_CREAT|O_EXCL and write `<pid>:<hostname>` into it. A lock is stale when its pid
-is dead on this host, or when the file has not changed for 120 s
-(MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT); Dovecot waits up to 122 s before giving up.
+A dotlock is what Dovecot 2.3 does with dotlock_use_excl=yes (its default): create `<file>.lock`
+with O_CREAT|O_EXCL and write `<pid>:<hostname>` into it. A lock is stale when its pid is dead
+on this host, or when the file has not changed for 120 s (MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT);
+Dovecot waits up to 122 s before giving up. dovecot-keywords has no lock of its own: Dovecot
+changes it only while holding the uidlist lock, and so do we.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from pathlib import Path
 from dmf.errors import TemporaryError
 from dmf.mail.maildir.ownership import Owner, give
 
-UIDLIST_LOCK_NAME = "dovecot-uidlist.lock"
 STALE_SECONDS = 120
 WAIT_SECONDS = STALE_SECONDS + 2
 _POLL_SECONDS = 0.05
@@ -49,10 +50,9 @@ def _is_stale(lock_path: Path) -> bool:
 
 
 @contextmanager
-def uidlist_lock(control_dir: Path, owner: Owner | None,
-                 timeout: float = WAIT_SECONDS) -> Iterator[None]:
-    """Hold `dovecot-uidlist.lock` in `control_dir`; TemporaryError after `timeout`."""
-    lock_path = control_dir / UIDLIST_LOCK_NAME
+def dotlock(target: Path, owner: Owner | None, timeout: float = WAIT_SECONDS) -> Iterator[None]:
+    """Hold `<target>.lock` as Dovecot does; TemporaryError after `timeout` seconds."""
+    lock_path = target.with_name(target.name + ".lock")
     deadline = time.monotonic() + timeout
     while True:
         try:

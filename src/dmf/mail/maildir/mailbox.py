@@ -42,7 +42,7 @@ from dmf.mail.maildir import filenames, keywords, scan, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
 from dmf.mail.maildir.bodies import write_body
 from dmf.mail.maildir.durability import fsync_dir, sync_filesystem
-from dmf.mail.maildir.lock import uidlist_lock
+from dmf.mail.maildir.lock import dotlock
 from dmf.mail.maildir.ownership import give, make_dirs
 from dmf.mail.maildir.scan import MessageFile
 from dmf.mail.maildir.uidlist import UidList, UidRecord
@@ -242,7 +242,7 @@ class MaildirMailbox:
         if found.changed or current is None or not had_guid or pending_path.exists() \
                 or scan.stale_tmp_files(self.mail_dir):
             try:
-                with uidlist_lock(self.control_dir, self._owner):
+                with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
                     current, had_guid = self._read_uidlist()
                     if pending_path.exists():
                         current = scan.recover_pending(self.mail_dir, pending_path, current)
@@ -384,11 +384,10 @@ class MaildirMailbox:
         if batch.saves:
             sync_filesystem(tmp_dir, [tmp_dir / (filenames.TMP_PREFIX + found.name)
                                       for found in batch.saves.values()])
-        if batch.keywords:
-            replace(self.control_dir / KEYWORDS_NAME, keywords.encode(self._keyword_names()),
-                    self._owner)
-        with uidlist_lock(self.control_dir, self._owner):
+        with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
             self._merge_disk_changes(current)
+            if batch.keywords:
+                self._write_keywords()
             pending = self.control_dir / PENDING_NAME
             write_new(self.control_dir / "dovecot-uidlist.tmp", uidlist.encode(current),
                       self._owner)
@@ -412,6 +411,23 @@ class MaildirMailbox:
         for found in batch.saves.values():
             found.entry = None
         self._batch = _Batch()
+
+    def _write_keywords(self) -> None:
+        """Under the uidlist lock: write dovecot-keywords, keeping names another writer added;
+        if it gave one of our letters to another name, TemporaryError (nothing stored yet)."""
+        ours = self._keyword_names()
+        try:
+            theirs = keywords.parse((self.control_dir / KEYWORDS_NAME).read_bytes())
+        except FileNotFoundError:
+            theirs = {}
+        for index, name in theirs.items():
+            if ours.setdefault(index, name) != name:
+                raise TemporaryError(f"mailbox {self._name}: keywords changed by another "
+                                     "writer during the sync; run again")
+        if len(set(ours.values())) != len(ours):
+            raise TemporaryError(f"mailbox {self._name}: keywords changed by another writer "
+                                 "during the sync; run again")
+        replace(self.control_dir / KEYWORDS_NAME, keywords.encode(ours), self._owner)
 
     def _rename_flags(self, found: MessageFile, new_name: str) -> None:
         old_path = self.mail_dir / found.subdir / found.name

@@ -20,7 +20,7 @@ from dmf.errors import NotFoundError, NotPossibleError, Scope
 from dmf.mail.maildir import subscriptions, uidlist
 from dmf.mail.maildir.atomic import os_error, replace
 from dmf.mail.maildir.layout import INBOX, MaildirLayout
-from dmf.mail.maildir.lock import user_lock
+from dmf.mail.maildir.lock import dotlock, user_lock
 from dmf.mail.maildir.mailbox import UIDLIST_NAME, MaildirMailbox, create_maildir, new_guid
 from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.model import HIERARCHY_SEPARATOR, MailboxMeta
@@ -202,8 +202,9 @@ class MaildirStorage:
 
     def set_subscriptions(self, names: Iterable[str]) -> None:
         canonical = {self.layout.canonical(name) for name in names}
-        replace(self.layout.control_root / SUBSCRIPTIONS_NAME, subscriptions.encode(canonical),
-                self.owner)
+        path = self.layout.control_root / SUBSCRIPTIONS_NAME
+        with dotlock(path, self.owner):
+            replace(path, subscriptions.encode(canonical), self.owner)
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
