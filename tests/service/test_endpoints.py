@@ -180,3 +180,25 @@ def test_unconfigured_admin_account_lets_nobody_in():
         assert HTTP.get(f"{url}/metrics", auth=("", "")).status_code == 401
         assert HTTP.get(f"{url}/metrics", auth=("admin", "None")).status_code == 401
         assert HTTP.get(f"{url}/health").status_code == 200
+
+
+def test_health_names_each_real_database_and_its_version(db_url):
+    engine = create_engine(db_url)
+    app, _ = make_app(engine=engine)
+    try:
+        with live_server(app) as url:
+            response = HTTP.get(f"{url}/health", auth=ADMIN)
+    finally:
+        engine.dispose()
+    assert response.status_code == 200
+    jdbc = response.json()["details"]["jdbc"]
+    (shown_url, database), = jdbc["details"].items()
+    assert shown_url == engine.url._replace(password=None).render_as_string(
+        hide_password=False)
+    assert engine.url.password is None or engine.url.password not in response.text
+    product = {"sqlite": "SQLite", "postgresql": "PostgreSQL",
+               "mariadb": "MariaDB"}[engine.dialect.name]
+    assert database["details"]["database"] == product
+    assert database["details"]["version"][0].isdigit()
+    if product == "MariaDB":
+        assert "MariaDB" in database["details"]["version"]
