@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from dmf.errors import ConfigError, NotFoundError, NotPossibleError
+from dmf.mail.maildir.atomic import os_error
 from dmf.mail.maildir.layout import INBOX, MaildirLayout
 from dmf.mail.maildir.mailbox import create_maildir
 from dmf.mail.maildir.ownership import Owner, make_dirs
@@ -117,10 +118,13 @@ def open_storage(location: str, *, user: str, home: str | None,
     inbox = layout.mail_dir(INBOX)
     if not create and (not layout.root.is_dir() or not inbox.is_dir()):
         raise NotFoundError(f"mail location {location!r}: {layout.root} does not exist")
-    if create:
-        make_dirs(layout.root, owner)
-    if create and not (inbox / "cur").is_dir():
-        # directories only: INBOX's uidlist (GUID, UIDVALIDITY) comes from create_mailbox()
-        # or from the first scan
-        create_maildir(inbox, layout.control_dir(INBOX), owner, folder_marker=False)
+    try:
+        if create:
+            make_dirs(layout.root, owner)
+        if create and not (inbox / "cur").is_dir():
+            # directories only: INBOX's uidlist (GUID, UIDVALIDITY) comes from create_mailbox()
+            # or from the first scan
+            create_maildir(inbox, layout.control_dir(INBOX), owner, folder_marker=False)
+    except OSError as exc:
+        raise os_error(exc, layout.root) from None
     return MaildirStorage(layout, owner)

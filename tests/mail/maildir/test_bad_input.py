@@ -124,6 +124,8 @@ def test_read_only_filesystem(small_tmpfs: Path) -> None:
         storage_at(small_tmpfs / "Maildir").mailbox("Archive/2024").meta
     with pytest.raises(PermissionDeniedError, match="Read-only file system"):
         storage.create_mailbox("New")
+    with pytest.raises(PermissionDeniedError, match="Read-only file system"):
+        storage_at(small_tmpfs / "Other", create=True)
     box = storage.mailbox("INBOX")
     with pytest.raises(PermissionDeniedError, match="Read-only file system"):
         box.save(MessageMeta(0, "g"), body(b"x\n"))
