@@ -25,8 +25,7 @@ APPLICATION = "scheduler"
 
 
 def admin_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, dependencies=[AdminRequired],
-                       responses=ERROR_RESPONSES)  # type: ignore[arg-type]
+    router = APIRouter(prefix=PREFIX, dependencies=[AdminRequired], responses=ERROR_RESPONSES)
     for module in (catalogue, backends, jobs):
         router.include_router(module.router)
     return router

@@ -7,12 +7,14 @@ and the input may be a password.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from dmf.api.schemas import Problem
 from dmf.errors import DmfError, NotFoundError, TemporaryError
 from dmf.migration_db.records import AlreadyExistsError, InUseError, JobStateError
 
@@ -21,12 +23,14 @@ log = logging.getLogger(__name__)
 CONFLICTS = (AlreadyExistsError, InUseError, JobStateError)
 
 # Documented on every API route, so clients (and the OpenAPI fuzzer) know them.
-ERROR_RESPONSES: dict[int | str, dict[str, str]] = {
-    400: {"description": "The request cannot be carried out as asked"},
-    401: {"description": "Missing or wrong credentials"},
-    404: {"description": "No such target, source, host, backend or job"},
-    409: {"description": "Conflicts with what is stored"},
-    503: {"description": "The migration database is unavailable"},
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": description, "model": Problem} for code, description in (
+        (400, "The request cannot be carried out as asked"),
+        (401, "Missing or wrong credentials"),
+        (404, "No such target, source, host, backend or job"),
+        (409, "Conflicts with what is stored"),
+        (503, "The migration database is unavailable"),
+    )
 }
 
 
