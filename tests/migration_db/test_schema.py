@@ -9,22 +9,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
-from dmf.migration_db.models import Base
+from dmf.migration_db.models import CLAIM_ORDER_INDEX, Base, autogenerate_filter
 from dmf.migration_db.repository import MigrationRepository
-
-CLAIM_INDEX = "ix_jobs_claim_order"
 
 
 def _drift(conn: Connection) -> list[object]:
-    """Alembic's diff of database and models. SQLAlchemy reflects no index sort order on SQLite
-    and MariaDB, so there the claim-order index (with `priority DESC`) is checked apart."""
-    def comparable(obj: object, name: str | None, type_: str, reflected: bool,
-                   compare_to: object) -> bool:
-        return not (type_ == "index" and name == CLAIM_INDEX
-                    and conn.dialect.name != "postgresql")
-
-    context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "include_object": comparable})
+    """Alembic's diff of database and models (the claim-order index's sort order is checked
+    apart where it cannot be reflected: see models.autogenerate_filter)."""
+    context = MigrationContext.configure(conn, opts={
+        "compare_type": True, "include_object": autogenerate_filter(conn.dialect.name)})
     return compare_metadata(context, Base.metadata)
 
 
@@ -32,7 +25,7 @@ def test_migrations_match_models(migration_repository: MigrationRepository) -> N
     with migration_repository.engine.connect() as conn:
         assert _drift(conn) == []
         (claim_index,) = [index for index in inspect(conn).get_indexes("jobs")
-                          if index["name"] == CLAIM_INDEX]
+                          if index["name"] == CLAIM_ORDER_INDEX]
         assert [name for name in claim_index["column_names"] if name] in (
             ["target", "status", "priority", "submitted", "id"],  # MariaDB, SQLite
             ["target", "status", "submitted", "id"],  # PostgreSQL lists the expression apart
@@ -46,7 +39,7 @@ def test_schema_has_the_named_constraints(migration_repository: MigrationReposit
     assert inspector.get_pk_constraint("running_users")["constrained_columns"] == ["target",
                                                                                   "uid"]
     index_names = {index["name"] for index in inspector.get_indexes("jobs")}
-    assert CLAIM_INDEX in index_names
+    assert CLAIM_ORDER_INDEX in index_names
 
 
 def _upgrade(url: str) -> None:

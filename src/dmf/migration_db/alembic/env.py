@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from dmf.migration_db.engine import open_engine
-from dmf.migration_db.models import Base
+from dmf.migration_db.models import Base, autogenerate_filter
 from dmf.migration_db.urls import database_url
 
 
@@ -17,6 +17,7 @@ def _run(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=autogenerate_filter(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
