@@ -7,9 +7,9 @@ implementations do that). Timing:
   runs), takes any pending operator command (PAUSE / START / STOP) and the stored maxThreads.
   A control change therefore takes effect within one refresh interval. Being its own task, the
   heartbeat never waits behind a long claim round.
-- After each heartbeat the loop asks for jobs whose heartbeat is older than
-  `HEARTBEAT_TIMEOUT_INTERVALS` refresh intervals (their worker died) to be put back in the
-  queue, and refills its job cache.
+- After each heartbeat the loop refills its job cache; after every
+  `HEARTBEAT_TIMEOUT_INTERVALS`-th one it also asks for jobs whose heartbeat is older than that
+  many refresh intervals (their worker died) to be put back in the queue.
 - A failing database is logged and retried at the next interval; the worker keeps running.
 - Between ticks it sleeps, waking early only when a running job ends (a slot freed) or a signal
   arrives, so an idle worker costs no CPU.
@@ -110,6 +110,7 @@ class WorkerService:
         self._stop_requested = asyncio.Event()
         self._wake = asyncio.Event()
         self._refresh_due = asyncio.Event()
+        self._refreshes = 0
         self.status = BackendStatus.STOPPED
         self.max_threads = 0
 
@@ -193,9 +194,17 @@ class WorkerService:
                 await self._link.heartbeat(self.status, self._pool.running)
 
     async def _refresh_queue(self) -> None:
-        """Once per refresh interval: put back dead workers' jobs, refill the job cache."""
-        await self._feed.reclaim_expired()
-        if may_claim(self.status) and self._pool.free_slots(self.max_threads):
+        """Once per refresh interval: refill the job cache; once per heartbeat timeout: put back
+        the jobs of dead workers (a job of a dead worker is therefore back in the queue between
+        one and two heartbeat timeouts after its last heartbeat; reclaiming more often would
+        only scan the queue more)."""
+        self._refreshes += 1
+        if self._refreshes % HEARTBEAT_TIMEOUT_INTERVALS == 1:
+            await self._feed.reclaim_expired()
+        if may_claim(self.status):
+            # even with every slot taken: a busy worker refills its slots from this cache the
+            # moment a job ends, and a stale cache would miss jobs whose user became free or
+            # that were submitted with a higher priority since
             self._cache.replace(await self._feed.candidates(self._cache.size))
 
     async def _claim(self) -> None:
