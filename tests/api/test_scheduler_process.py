@@ -14,6 +14,7 @@ import httpx
 import pytest
 import trustme
 import yaml
+from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import (
     BestAvailableEncryption,
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
     pkcs12,
 )
 
+from dmf.cli.main import cli
 from dmf.migration_db.repository import MigrationRepository
 from tests.api.conftest import ADMIN, write_key
 from tests.fixtures.databases import free_port
@@ -105,3 +107,22 @@ def test_scheduler_serves_https_and_the_cli_drives_it(tmp_path):
         assert repository.get_job(job_id).uid == "alice"
     finally:
         repository.close()
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    ({"dmf": {"scheduler": {"crypto": {"key-name": "key1", "file": "/nonexistent/key1"}}}},
+     "storage key 'key1'"),
+    ({"micronaut": {"ssl": {"enabled": True}}}, "micronaut.ssl.key-store.path"),
+    ({"micronaut": {"security": {"ip-patterns": ["192.168.*"]}}},
+     "micronaut.security.ip-patterns"),
+    ({"http": {"admin": {"user": "admin"}}}, "http.admin.user"),
+])
+def test_bad_configuration_stops_the_scheduler_with_exit_78(tmp_path, document, message):
+    config = tmp_path / "scheduler.yml"
+    config.write_text(yaml.safe_dump({
+        "datasources": {"default": {"url": f"sqlite:///{tmp_path / 'migration.db'}"}},
+        "micronaut": {"server": {"host": "127.0.0.1", "port": free_port()}}} | document))
+    # In-process (the exit code comes from the same `guarded` path as in a real process).
+    result = CliRunner().invoke(cli, ["scheduler", "-c", str(config)])
+    assert result.exit_code == 78, result.output
+    assert message in result.stderr.splitlines()[-1]

@@ -32,17 +32,18 @@ def scheduler(options: GlobalOptions | None, config_files: tuple[str, ...], host
               port: int | None) -> None:
     """Run the scheduler's admin REST API."""
     options = options or GlobalOptions()
-    # The web stack is imported only when the scheduler really runs.
-    from prometheus_client import CollectorRegistry, ProcessCollector
-
-    from dmf.api.app import create_app
-    from dmf.migration_db.repository import MigrationRepository
     from dmf.service.scheduler_config import load_scheduler_config
-    from dmf.service.serve import serve
 
     files = ((options.config_file,) if options.config_file else ()) + config_files
     config = load_scheduler_config(files, {**os.environ,
                                            **settings_environment(options.settings)})
+    # The web stack is imported only once the configuration holds.
+    from prometheus_client import CollectorRegistry, ProcessCollector
+
+    from dmf.api.app import create_app
+    from dmf.migration_db.repository import MigrationRepository
+    from dmf.service.serve import serve
+
     logging.basicConfig(level=logging.DEBUG if options.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     datasource = config.datasources.default
