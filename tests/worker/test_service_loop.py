@@ -194,7 +194,7 @@ async def test_stop_abandons_after_timeout_and_another_worker_takes_the_jobs_bac
     second = worker(repository, "2", sleep_ms=10)
     run = asyncio.create_task(second.run())
     await eventually(lambda: count(repository, JobStatus.SUCCESS) == 2,
-                     (HEARTBEAT_TIMEOUT_INTERVALS + 2) * REFRESH + SLACK,
+                     (2 * HEARTBEAT_TIMEOUT_INTERVALS + 1) * REFRESH + SLACK,
                      "jobs reclaimed and run by the second worker")
     second.request_stop()
     await run
