@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -79,5 +80,21 @@ def test_unreachable_database_is_a_temporary_error() -> None:
         with pytest.raises(TemporaryError, match="migration database unavailable") as raised:
             repository.list_targets()
         assert "hidden-pw" not in str(raised.value)
+    finally:
+        repository.close()
+
+
+def test_sqlite_reads_run_beside_a_writer(tmp_path: Path) -> None:
+    """Readers (API listings, cache refreshes) do not queue behind a write transaction."""
+    repository = MigrationRepository.connect(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        repository.upgrade()
+        repository.create_target("before")
+        with repository.engine.begin() as writer:  # holds SQLite's write lock
+            writer.execute(text("INSERT INTO sources (name, created) VALUES ('s', '2026-01-01')"))
+            started = time.monotonic()
+            assert [t.name for t in repository.list_targets()] == ["before"]
+            assert repository.peek_queued("before", ["s"], 5) == []
+            assert time.monotonic() - started < 2
     finally:
         repository.close()

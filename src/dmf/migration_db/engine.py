@@ -2,7 +2,8 @@
 
 - SQLite: WAL journal, a 30 s busy timeout, foreign keys on, and every transaction opened with
   `BEGIN IMMEDIATE`, so a claim's read and write happen under one write lock and two writers
-  never deadlock upgrading a shared lock.
+  never deadlock upgrading a shared lock; connections carrying the `READ_ONLY_OPTION`
+  execution option begin a plain (deferred) read transaction, which WAL lets run beside a writer.
 - MariaDB: READ COMMITTED (fewer gap locks between concurrent claims), version >= 10.6 required
   for `SKIP LOCKED`.
 - PostgreSQL: the default READ COMMITTED.
@@ -28,6 +29,7 @@ MIN_MARIADB = (10, 6)
 MIN_MYSQL = (8, 0, 1)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_RECYCLE_SECONDS = 1800
+READ_ONLY_OPTION = "dmf_read_only"
 
 
 def open_engine(database: DatabaseUrl, *, pool_size: int = 5) -> Engine:
@@ -86,7 +88,8 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

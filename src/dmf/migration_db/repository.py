@@ -47,7 +47,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from dmf.errors import TemporaryError
-from dmf.migration_db.engine import check_server, open_engine
+from dmf.migration_db.engine import READ_ONLY_OPTION, check_server, open_engine
 from dmf.migration_db.models import (
     EMAIL_LENGTH,
     FINISHED_STATUSES,
@@ -627,7 +627,8 @@ class MigrationRepository:
     @contextlib.contextmanager
     def _connect(self) -> Iterator[Connection]:
         """A read-only connection; a lost or refused connection becomes a TemporaryError."""
-        with _unavailable_is_temporary(), self._engine.connect() as conn:
+        with (_unavailable_is_temporary(),
+              self._engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn):
             yield conn
 
     def _insert_unique(self, table: Any, values: dict[str, Any], exists_message: str) -> None:
