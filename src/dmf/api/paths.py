@@ -11,9 +11,9 @@ from dmf.api.schemas import INT32_MAX, NAME_MAX, printable_name
 
 PREFIX = "/dmf/admin/api/v2"
 
-TargetName = Annotated[str, Path(min_length=1, max_length=NAME_MAX), AfterValidator(printable_name)]
-SourceName = Annotated[str, Path(min_length=1, max_length=NAME_MAX), AfterValidator(printable_name)]
-HostName = Annotated[str, Path(min_length=1, max_length=NAME_MAX), AfterValidator(printable_name)]
+EntityName = Annotated[str, Path(min_length=1, max_length=NAME_MAX),
+                       AfterValidator(printable_name)]
+TargetName = SourceName = HostName = EntityName
 BackendName = Annotated[str, Path(min_length=1, max_length=2 * NAME_MAX + 1,
                                   description="target/memberid; URL-encode the slash (%2F)"),
                         AfterValidator(printable_name)]

@@ -32,8 +32,14 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 MAX_PAGE = 1000
 
+
+
+def _optional_name(value: str | None) -> str | None:
+    return None if value is None else printable_name(value)
+
+
 QueryName = Annotated[str | None, Query(min_length=1, max_length=2 * NAME_MAX + 1),
-                      AfterValidator(lambda v: v if v is None else printable_name(v))]
+                      AfterValidator(_optional_name)]
 
 
 def _job_fields(record: JobRecord) -> dict[str, object]:
