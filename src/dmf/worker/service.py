@@ -22,6 +22,7 @@ implementations do that). Timing:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -111,6 +112,8 @@ class WorkerService:
         self._wake = asyncio.Event()
         self._refresh_due = asyncio.Event()
         self._refreshes = 0
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._heartbeat_stop = asyncio.Event()
         self.status = BackendStatus.STOPPED
         self.max_threads = 0
 
@@ -134,7 +137,7 @@ class WorkerService:
         self.status = initial_status(registration.initial_state)
         self.max_threads = registration.max_threads
         log.info("worker registered: %s, maxThreads %d", self.status.name, self.max_threads)
-        heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+        self._heartbeat_task = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
         try:
             while True:
                 if self._stop_requested.is_set():
@@ -156,13 +159,20 @@ class WorkerService:
                 await self._sleep()
             return await self._shut_down()
         finally:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            await self._stop_heartbeat()
+
+    async def _stop_heartbeat(self) -> None:
+        """Let the heartbeat task finish its current round (a database call in a thread cannot
+        be cancelled half-way, and would land after the last report) and end."""
+        if self._heartbeat_task is not None:
+            self._heartbeat_stop.set()
+            await asyncio.gather(self._heartbeat_task, return_exceptions=True)
+            self._heartbeat_task = None
 
     async def _heartbeat_loop(self) -> None:
         """Its own task, on a fixed schedule, so a long claim round or a slow finish never
         delays the heartbeat that keeps this worker's jobs from being taken back."""
-        while True:
+        while not self._heartbeat_stop.is_set():
             try:
                 await self._heartbeat()
             except Exception as exc:  # keep beating: the database may come back
@@ -170,7 +180,8 @@ class WorkerService:
                             _one_line(exc))
             self._refresh_due.set()
             self._wake.set()
-            await asyncio.sleep(self._refresh)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._heartbeat_stop.wait(), self._refresh)
 
     async def _heartbeat(self) -> None:
         before = self.status
@@ -283,6 +294,7 @@ class WorkerService:
             log.warning("%d job(s) still running at the termination timeout: left RUNNING, "
                         "their heartbeat will expire and another worker takes them back",
                         abandoned)
+        await self._stop_heartbeat()  # so no late STOPPING report overwrites the last one
         await self._link.heartbeat(BackendStatus.STOPPED, 0)
         self.status = BackendStatus.STOPPED
         self._report_pool()
