@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import time
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from dmf.errors import (
     Scope,
     TemporaryError,
 )
-from dmf.mail.maildir import filenames, keywords, scan, uidlist
+from dmf.mail.maildir import filenames, keywords, scan, summary_cache, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
 from dmf.mail.maildir.bodies import write_body
 from dmf.mail.maildir.durability import fsync_dir, sync_filesystem
@@ -141,8 +142,21 @@ class MaildirMailbox:
 
     def summary(self) -> Hashable:
         """(message count, digest of every UID, GUID, flags and keywords): one uidlist parse and
-        one listing of new/ and cur/, no stat. Keyword letters are turned into names, so two
-        trees with different dovecot-keywords orders but the same messages agree."""
+        one listing of new/ and cur/, no stat, or a few stat() calls when remembered (see
+        summary_cache). Keyword letters are turned into names, so two trees with different
+        dovecot-keywords orders but the same messages agree."""
+        if self._uidlist is not None or self._batch:
+            return self._summary()
+        cached = summary_cache.read(self.mail_dir, self.control_dir)
+        if cached is not None:
+            return cached
+        taken = summary_cache.stamps(self.mail_dir, self.control_dir)
+        started_ns = time.time_ns()
+        computed = self._summary()
+        summary_cache.write(self.control_dir, taken, started_ns, computed, self._owner)
+        return computed
+
+    def _summary(self) -> tuple[int, str]:
         current = self._load()
         names = self._keyword_names()
         flag_text: dict[str, str] = {}

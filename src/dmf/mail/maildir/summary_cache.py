@@ -1,0 +1,72 @@
+"""A remembered Mailbox.summary(), so that a no-change run costs a few stat() calls per
+mailbox instead of a uidlist parse and a directory listing.
+
+The summary is kept in `dmf-summary` in the mailbox's control directory with the state it was
+computed from: the inode, size and mtime of dovecot-uidlist and dovecot-keywords and the mtimes
+of new/ and cur/ (every delivery, flag change and expunge changes one of them). It is reused
+only when all of these are unchanged, and it is only written when each of those mtimes was at
+least SETTLED_SECONDS older than the moment the computation started: a change made later, even
+within the filesystem's timestamp granularity, then always shows as a different mtime. Dovecot
+ignores the file; a copied tree has other inodes, so its summary is computed afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from dmf.mail.maildir.ownership import Owner, give
+
+CACHE_NAME = "dmf-summary"
+SETTLED_SECONDS = 2.0
+Stamps = list[list[int] | None]
+
+
+def _file_stamp(path: Path) -> list[int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return [status.st_ino, status.st_size, status.st_mtime_ns]
+
+
+def stamps(mail_dir: Path, control_dir: Path) -> Stamps:
+    """What a summary depends on, in the order stored."""
+    return [_file_stamp(control_dir / "dovecot-uidlist"),
+            _file_stamp(control_dir / "dovecot-keywords"),
+            _file_stamp(mail_dir / "new"), _file_stamp(mail_dir / "cur")]
+
+
+def read(mail_dir: Path, control_dir: Path) -> tuple[int, str] | None:
+    """The remembered summary if nothing it depends on has changed."""
+    try:
+        stored = json.loads((control_dir / CACHE_NAME).read_bytes())
+        if stored["stamps"] == stamps(mail_dir, control_dir):
+            return stored["count"], stored["digest"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def write(control_dir: Path, taken: Stamps, started_ns: int, summary: tuple[int, str],
+          owner: Owner | None) -> None:
+    """Remember a summary computed from the state `taken` just before it began, if that
+    state had settled. Not fsynced: a torn or lost cache is only recomputed; a read-only
+    tree is simply not cached."""
+    settled_before = started_ns - int(SETTLED_SECONDS * 1e9)
+    if None in (taken[0], taken[2], taken[3]) or any(
+            stamp[2] > settled_before for stamp in taken if stamp is not None):
+        return
+    content = json.dumps({"stamps": taken, "count": summary[0], "digest": summary[1]}).encode()
+    path = control_dir / CACHE_NAME
+    temp = control_dir / (CACHE_NAME + ".tmp")
+    with contextlib.suppress(OSError):
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            give(temp, owner)
+            os.write(fd, content)
+        finally:
+            os.close(fd)
+        os.rename(temp, path)
