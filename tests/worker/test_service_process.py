@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -154,3 +155,36 @@ def test_configuration_errors_exit_78_naming_the_key(tmp_path, settings, yaml_te
                                  if not k.startswith(("DMF_", "DATASOURCES_"))})
     assert result.returncode == 78, result.stderr
     assert result.stderr.strip().splitlines() == [message]
+
+
+def test_tls_serves_on_the_ssl_port(repository, tmp_path):
+    """With `micronaut.ssl.enabled` the endpoints are HTTPS on `micronaut.ssl.port`."""
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    pem = tmp_path / "worker.pem"
+    certificate.private_key_and_cert_chain_pem.write_to_path(str(pem))
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    worker = WorkerProcess(tmp_path, db_url_of(repository), "1")
+    worker.extend_config({"micronaut": {"ssl": {
+        "enabled": True, "port": worker.port,
+        "key-store": {"path": f"file:{pem}", "type": "PEM"}}}})
+    worker.start()
+    url = f"https://127.0.0.1:{worker.port}/health"
+    trust = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert worker.process.poll() is None, worker.log()
+            try:
+                response = httpx.get(url, verify=trust, timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, worker.log()
+                time.sleep(0.05)
+        assert response.json() == {"status": "UP"}
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{worker.port}/health", timeout=1)
+    finally:
+        worker.stop()
