@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -123,6 +124,15 @@ def test_register_backend_creates_its_target(migration_repository: MigrationRepo
     backend = migration_repository.register_backend("new", "a/b", BackendStatus.STARTED, 1)
     assert backend.name == "new/a/b"
     assert migration_repository.get_target("new").name == "new"
+
+
+def test_workers_of_a_new_target_register_at_once(
+        migration_repository: MigrationRepository) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        names = list(pool.map(lambda n: migration_repository.register_backend(
+            "fresh", str(n), BackendStatus.STARTED, 2).name, range(8)))
+    assert sorted(names) == sorted(f"fresh/{n}" for n in range(8))
+    assert [t.name for t in migration_repository.list_targets()] == ["fresh"]
 
 
 def test_backend_commands_and_reports(repo: MigrationRepository) -> None:

@@ -293,19 +293,13 @@ class MigrationRepository:
         now = utcnow()
 
         def register(conn: Connection) -> None:
-            if conn.execute(select(Target.__table__.c.name).where(
-                    Target.__table__.c.name == target)).first() is None:
-                conn.execute(insert(Target.__table__).values(name=target, created=now))
-            found = conn.execute(
-                select(_backends.c.name).where(_backends.c.name == name).with_for_update()
-            ).first()
-            if found is None:
-                conn.execute(insert(_backends).values(
-                    name=name, target=target, memberid=memberid,
-                    initial_state=int(initial_state), max_threads=max_threads,
-                    status=int(BackendStatus.STOPPED), threads=0, command=None, updated=now,
-                    heartbeat=now))
-            else:
+            # Insert-or-ignore: workers of a new target may register at the same moment.
+            conn.execute(_insert_ignore(conn, Target.__table__).values(name=target, created=now))
+            created = conn.execute(_insert_ignore(conn, _backends).values(
+                name=name, target=target, memberid=memberid, initial_state=int(initial_state),
+                max_threads=max_threads, status=int(BackendStatus.STOPPED), threads=0,
+                command=None, updated=now, heartbeat=now).returning(_backends.c.name)).first()
+            if created is None:
                 conn.execute(sql_update(_backends).where(_backends.c.name == name).values(
                     status=int(BackendStatus.STOPPED), threads=0, command=None, heartbeat=now))
 
