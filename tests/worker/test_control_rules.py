@@ -44,14 +44,19 @@ def test_cache_keeps_order_and_size():
     cache.replace([5, 3, 9, 1])
     assert len(cache) == 3
     assert cache.front(2) == [5, 3]
-    cache.discard([5, 3])
+    cache.discard([5, 3], claimed=2)
     assert cache.front(5) == [9]
 
 
-def test_cache_refills_early_only_after_finding_work():
+def test_cache_refills_early_only_after_a_claim():
     cache = JobCache(10)
     cache.replace([])
     assert not cache.wants_early_refill()  # an empty queue waits for the next interval
     cache.replace([1, 2])
-    cache.discard([1, 2])
+    cache.discard([1, 2], claimed=0)
+    assert not cache.wants_early_refill()  # nothing claimable now: wait too
+    cache.replace([3, 4])
+    cache.discard([3], claimed=1)
+    assert not cache.wants_early_refill()  # not dry yet
+    cache.discard([4], claimed=0)
     assert cache.wants_early_refill()

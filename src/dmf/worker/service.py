@@ -231,7 +231,7 @@ class WorkerService:
             claimed = await self._feed.claim(candidates, free)
             if claimed:
                 self._metrics.job_claimed((time.perf_counter() - started) / len(claimed))
-            self._cache.discard(candidates)
+            self._cache.discard(candidates, claimed=len(claimed))
             for job in claimed:
                 self._pool.start(job.job.id, self._execute(job))
 
