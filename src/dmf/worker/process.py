@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -36,12 +37,12 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: WorkerConfig, registry: CollectorRegistry, repository: MigrationRepository,
-               service_up: object) -> FastAPI:
+               service_up: Callable[[], bool]) -> FastAPI:
     """The worker's HTTP app: only the service endpoints (the worker has no API of its own)."""
     app = FastAPI(title="dmf worker", openapi_url=None, docs_url=None, redoc_url=None)
     probe = HealthProbe(application=config.micronaut.application.name,
                         settings=config.endpoints.health, engine=repository.engine,
-                        service_up=service_up)  # type: ignore[arg-type]
+                        service_up=service_up)
     install_service(app, config.service_http(), registry, probe)
     return app
 
@@ -118,6 +119,8 @@ async def _run_with_http(service: WorkerService, app: FastAPI, config: WorkerCon
             if http.done():
                 await _http_failure(http, config)
             await asyncio.sleep(0.02)
+        log.info("serving /health, /metrics and /prometheus on %s://%s:%d",
+                 "https" if tls else "http", config.micronaut.server.host, config.http_port)
         try:
             return await service.run()
         finally:
