@@ -4,7 +4,10 @@ For SQLite, PostgreSQL 15 and MariaDB (private servers started as the tests star
 1, 4 and 8 worker processes: 10,000 no-op jobs (distinct users unless --users says otherwise) are
 queued, then the workers claim batches, finish each job SUCCESS, and stop when nothing is left.
 Throughput is jobs / wall time from the common start to the last finish; latency is per `claim`
-call (one transaction). Targets (issue 3): >= 1,000 jobs/s with 4 workers on PostgreSQL, p99
+call (one transaction). CPU is what the workers and the database server burnt per job (from
+getrusage and /proc): unlike wall time it does not depend on what else the machine runs, and
+cores / CPU-per-job bounds the throughput an otherwise idle machine can reach.
+Targets (issue 3): >= 1,000 jobs/s with 4 workers on PostgreSQL, p99
 claim < 20 ms.
 
     .venv/bin/python bench/queue.py [--jobs 10000] [--batch 10] [--workers 1,4,8]
@@ -24,6 +27,8 @@ sys.path.insert(0, str(_BENCH_DIR.parent))
 
 import argparse  # noqa: E402
 import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -51,24 +56,32 @@ class Figures:
     jobs: int
     seconds: float
     claim_ms: list[float]
+    cpu_seconds: float
 
     @property
     def jobs_per_second(self) -> float:
         return self.jobs / self.seconds
+
+    @property
+    def cpu_ms_per_job(self) -> float:
+        return self.cpu_seconds * 1000 / self.jobs
 
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.claim_ms)
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def _worker(url: str, backend: str, batch: int, start_at: float) -> tuple[int, float, list[float]]:
-    """Returns (jobs finished, monotonic time of the last finish, claim latencies in ms)."""
+def _worker(url: str, backend: str, batch: int,
+            start_at: float) -> tuple[int, float, list[float], float]:
+    """Returns (jobs finished, monotonic time of the last finish, claim latencies in ms, CPU
+    seconds spent from the start)."""
     repository = MigrationRepository.connect(url)
     latencies: list[float] = []
     finished = 0
     idle_rounds = 0
     repository.peek_queued(TARGET, [SOURCE], 1)  # open the pooled connection before the clock
     time.sleep(max(0.0, start_at - time.time()))
+    cpu_at_start = _own_cpu()
     try:
         while idle_rounds < 3:
             began = time.perf_counter()
@@ -82,13 +95,27 @@ def _worker(url: str, backend: str, batch: int, start_at: float) -> tuple[int, f
             for item in claimed:
                 repository.finish(item.job.id, backend, JobStatus.SUCCESS, [])
                 finished += 1
-        return finished, time.monotonic(), latencies
+        return finished, time.monotonic(), latencies, _own_cpu() - cpu_at_start
     finally:
         repository.close()
 
 
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _server_cpu(server: DatabaseServer | None) -> float:
+    """CPU seconds of the server process and its reaped children (PostgreSQL's backends)."""
+    if server is None:
+        return 0.0
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_once(database: str, url: str, workers: int, jobs: int, users: int,
-             batch: int) -> Figures:
+             batch: int, server: DatabaseServer | None) -> Figures:
     repository = MigrationRepository.connect(url)
     try:
         repository.upgrade()
@@ -99,11 +126,15 @@ def run_once(database: str, url: str, workers: int, jobs: int, users: int,
     finally:
         repository.close()
     start_at = time.time() + 2.0
+    server_cpu_before = _server_cpu(server)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = [pool.submit(_worker, url, f"{TARGET}/{n}", batch, start_at)
                    for n in range(workers)]
         results = [future.result() for future in futures]
+    # The workers closed their connections: PostgreSQL's backends are gone and counted.
+    time.sleep(0.3)
+    cpu = sum(result[3] for result in results) + _server_cpu(server) - server_cpu_before
     started = time.monotonic() - (time.time() - start_at)
     done = sum(result[0] for result in results)
     if done != jobs:
@@ -111,7 +142,7 @@ def run_once(database: str, url: str, workers: int, jobs: int, users: int,
     last_finish = max(result[1] for result in results)
     # Idle polls at the end are not claims of work: drop the trailing empty rounds' latency.
     latencies = [ms for result in results for ms in result[2][:-3]]
-    return Figures(database, workers, jobs, last_finish - started, latencies)
+    return Figures(database, workers, jobs, last_finish - started, latencies, cpu)
 
 
 def _new_database(database: str, servers: dict[str, DatabaseServer], scratch: Path,
@@ -149,16 +180,21 @@ def main() -> None:
                 for workers in worker_counts:
                     url = _new_database(database, servers, Path(scratch), len(rows))
                     figures = run_once(database, url, workers, options.jobs,
-                                       options.users or options.jobs, options.batch)
+                                       options.users or options.jobs, options.batch,
+                                       servers.get(database))
                     rows.append(figures)
                     print(f"{database:<11} {workers:>2} workers  {figures.jobs_per_second:8.0f} "
                           f"jobs/s  claim p50 {figures.percentile(0.5):6.2f} ms  "
                           f"p99 {figures.percentile(0.99):6.2f} ms  "
-                          f"mean {statistics.fmean(figures.claim_ms):6.2f} ms", flush=True)
+                          f"mean {statistics.fmean(figures.claim_ms):6.2f} ms  "
+                          f"CPU {figures.cpu_ms_per_job:5.2f} ms/job", flush=True)
     finally:
         for server in servers.values():
             server.stop()
-    print(f"\n{options.jobs} no-op jobs, {options.batch} per claim; target: >= 1000 jobs/s with "
+    cores = os.cpu_count() or 1
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {cores} cores; "
+          f"an idle machine's bound is cores / CPU per job")
+    print(f"{options.jobs} no-op jobs, {options.batch} per claim; target: >= 1000 jobs/s with "
           "4 workers on PostgreSQL, p99 claim < 20 ms")
     for figures in rows:
         if figures.database == "postgresql" and figures.workers == 4:

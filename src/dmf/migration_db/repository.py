@@ -549,14 +549,28 @@ class MigrationRepository:
         except (TypeError, ValueError) as error:
             raise InvalidValueError(f"job details are not JSON: {error}") from None
 
+        def end_run(conn: Connection) -> Any:
+            return (sql_update(_jobs)
+                    .where(_jobs.c.id == job_id, _jobs.c.backend == backend_name,
+                           _jobs.c.status == JobStatus.RUNNING.value)
+                    .values(status=status.value, finished=utcnow(), heartbeat=None,
+                            details=_details_plus(conn, entries)))
+
+        if self._engine.dialect.name == "postgresql":
+            # The hottest statement of the queue, made one round trip: both changes in one
+            # autocommitted statement (data-modifying CTEs), instead of BEGIN, UPDATE, DELETE
+            # and COMMIT. Same effect as the portable path below.
+            with self._autocommit() as conn:
+                ended = end_run(conn).returning(_jobs.c.id).cte("ended")
+                released = (delete(_running).where(_running.c.job_id.in_(select(ended.c.id)))
+                            .returning(_running.c.job_id).cte("released"))
+                return bool(conn.execute(select(
+                    select(func.count()).select_from(ended).scalar_subquery(),
+                    select(func.count()).select_from(released).scalar_subquery(),
+                )).one()[0])
+
         def end(conn: Connection) -> bool:
-            result = conn.execute(
-                sql_update(_jobs)
-                .where(_jobs.c.id == job_id, _jobs.c.backend == backend_name,
-                       _jobs.c.status == JobStatus.RUNNING.value)
-                .values(status=status.value, finished=utcnow(), heartbeat=None,
-                        details=_details_plus(conn, entries)))
-            if result.rowcount == 0:
+            if conn.execute(end_run(conn)).rowcount == 0:
                 return False
             conn.execute(delete(_running).where(_running.c.job_id == job_id))
             return True
@@ -616,6 +630,13 @@ class MigrationRepository:
     def _begin(self) -> Iterator[Connection]:
         """A transaction; a lost or refused connection becomes a TemporaryError."""
         with _unavailable_is_temporary(), self._engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _autocommit(self) -> Iterator[Connection]:
+        """A connection whose every statement commits on its own (single-statement writes)."""
+        with (_unavailable_is_temporary(),
+              self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn):
             yield conn
 
     @contextlib.contextmanager
