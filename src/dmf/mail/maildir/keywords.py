@@ -11,10 +11,6 @@ from dmf.errors import NotPossibleError, Scope
 MAX_KEYWORDS = 26
 
 
-def letter(index: int) -> str:
-    return chr(ord("a") + index)
-
-
 def parse(content: bytes) -> dict[int, str]:
     """index -> keyword name."""
     names: dict[int, str] = {}
