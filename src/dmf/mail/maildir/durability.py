@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
 @functools.cache
-def _syncfs():  # type: ignore[no-untyped-def]
+def _syncfs() -> Callable[[int], int] | None:
     """libc's syncfs, loaded on first use (ctypes costs import time a no-change run avoids)."""
     import ctypes
 
