@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dmf.errors import ConfigError
+from dmf.service.config_loader import env_name, key_paths, read_yaml_documents
 from dmf.service.worker_config import (
     InitialState,
     LoggingType,
@@ -185,3 +186,14 @@ def test_datasource_password_never_echoed(tmp_path):
         load_worker_config([path], {})
     assert str(caught.value).startswith("datasources.default.password: ")
     assert "hunter2" not in str(caught.value)
+
+
+def test_every_key_of_the_seed_has_its_own_environment_name():
+    """Two keys whose names collapse to one variable could not both be set from the
+    environment; none of the worker's keys may collide."""
+    paths = key_paths(WorkerConfig, read_yaml_documents(SEED))
+    names = [env_name(path) for path in paths]
+    assert len(paths) > 150
+    assert len(set(names)) == len(names)
+    assert "DMF_DOVEADM_SOURCE_DEFAULT_RETRY_CODE_SLEEP_75" in names
+    assert "DMF_WORKER_JOBS_POLLER_SIMULATOR_MAX_WAIT_MS" in names

@@ -196,6 +196,11 @@ def _document_leaves(section: Mapping[Any, Any], prefix: KeyPath) -> Iterator[tu
             yield path, False
 
 
+def key_paths(model: type[BaseModel], document: Mapping[str, Any]) -> list[KeyPath]:
+    """Every key path the environment can set for `model` and this document."""
+    return [path for path, _is_text in _leaf_paths(model, document)]
+
+
 def _environment_value(raw: str, is_text: bool) -> Any:
     if raw == "":
         return None
