@@ -33,12 +33,12 @@ from sqlalchemy import (
     Connection,
     Row,
     Text,
+    bindparam,
     case,
     delete,
     exists,
     func,
     insert,
-    literal,
     select,
 )
 from sqlalchemy import update as sql_update
@@ -103,6 +103,7 @@ class MigrationRepository:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._finish = _finish_statements(engine.dialect.name)
 
     @classmethod
     def connect(cls, url: str, username: str | None = None,
@@ -464,7 +465,7 @@ class MigrationRepository:
             conn.execute(sql_update(_jobs).where(_jobs.c.id == job_id).values(
                 status=JobStatus.QUEUED.value, submitted=now, started=None, finished=None,
                 backend=None, heartbeat=None, cancel_requested=False,
-                details=_details_plus(conn, [note])))
+                details=_details_plus(conn.dialect.name)), _details_params([note]))
 
         self._transaction(requeue)
         return self.get_job(job_id)
@@ -549,30 +550,17 @@ class MigrationRepository:
         except (TypeError, ValueError) as error:
             raise InvalidValueError(f"job details are not JSON: {error}") from None
 
-        def end_run(conn: Connection) -> Any:
-            return (sql_update(_jobs)
-                    .where(_jobs.c.id == job_id, _jobs.c.backend == backend_name,
-                           _jobs.c.status == JobStatus.RUNNING.value)
-                    .values(status=status.value, finished=utcnow(), heartbeat=None,
-                            details=_details_plus(conn, entries)))
-
-        if self._engine.dialect.name == "postgresql":
-            # The hottest statement of the queue, made one round trip: both changes in one
-            # autocommitted statement (data-modifying CTEs), instead of BEGIN, UPDATE, DELETE
-            # and COMMIT. Same effect as the portable path below.
+        params = {"job_id": job_id, "owner": backend_name, "new_status": status.value,
+                  "finished_at": utcnow(), **_details_params(entries)}
+        end_run, release = self._finish
+        if release is None:  # PostgreSQL: one autocommitted statement
             with self._autocommit() as conn:
-                ended = end_run(conn).returning(_jobs.c.id).cte("ended")
-                released = (delete(_running).where(_running.c.job_id.in_(select(ended.c.id)))
-                            .returning(_running.c.job_id).cte("released"))
-                return bool(conn.execute(select(
-                    select(func.count()).select_from(ended).scalar_subquery(),
-                    select(func.count()).select_from(released).scalar_subquery(),
-                )).one()[0])
+                return bool(conn.execute(end_run, params).one()[0])
 
         def end(conn: Connection) -> bool:
-            if conn.execute(end_run(conn)).rowcount == 0:
+            if conn.execute(end_run, params).rowcount == 0:
                 return False
-            conn.execute(delete(_running).where(_running.c.job_id == job_id))
+            conn.execute(release, {"job_id": job_id})
             return True
 
         return self._transaction(end)
@@ -604,7 +592,7 @@ class MigrationRepository:
                 conn.execute(sql_update(_jobs).where(_jobs.c.id == row.id).values(
                     status=next_status.value, backend=None, heartbeat=None, started=None,
                     finished=now if next_status is JobStatus.CANCELLED else None,
-                    details=_details_plus(conn, [note])))
+                    details=_details_plus(conn.dialect.name)), _details_params([note]))
                 conn.execute(delete(_running).where(_running.c.job_id == row.id))
             return [row.id for row in rows]
 
@@ -713,18 +701,41 @@ def _is_deadlock(error: DBAPIError) -> bool:
     return bool(args) and args[0] in (1213, 1205)  # MariaDB deadlock / lock wait timeout
 
 
-def _details_plus(conn: Connection, entries: list[Any]) -> Any:
-    """SQL for "the stored details JSON array with `entries` appended", so a finish is one
-    UPDATE and no read. Stored details are always json.dumps output: "[]" or "[..., ...]"."""
-    if not entries:
-        return _jobs.c.details
-    added = json.dumps(entries)
-    char_length = (func.char_length if conn.dialect.name in ("mysql", "mariadb")
-                   else func.length)
+def _details_plus(dialect_name: str) -> Any:
+    """SQL for "the stored details JSON array with more entries appended", so a write needs no
+    read first; the entries come as the bind parameters `_details_params` makes. Stored details
+    are always json.dumps output: "[]" or "[..., ...]"."""
+    char_length = func.char_length if dialect_name in ("mysql", "mariadb") else func.length
     without_bracket = func.substr(_jobs.c.details, 1, char_length(_jobs.c.details) - 1,
                                   type_=Text)
-    return case((_jobs.c.details == "[]", literal(added, Text)),
-                else_=without_bracket + literal(", " + added[1:], Text))
+    return case((_jobs.c.details == "[]", bindparam("details_whole", type_=Text)),
+                else_=without_bracket + bindparam("details_tail", type_=Text))
+
+
+def _details_params(entries: list[Any]) -> dict[str, str]:
+    """Bind values for `_details_plus`: appending no entries leaves the details as they are."""
+    added = json.dumps(entries)
+    return {"details_whole": added, "details_tail": ", " + added[1:] if entries else "]"}
+
+
+def _finish_statements(dialect_name: str) -> tuple[Any, Any | None]:
+    """(end the run, release the user), built once per repository with bind parameters, since
+    finish is the hottest write of the queue. On PostgreSQL both changes are one statement
+    (data-modifying CTEs) run in autocommit: one round trip instead of BEGIN, UPDATE, DELETE and
+    COMMIT; it returns the number of jobs ended (0 or 1)."""
+    end_run = (sql_update(_jobs)
+               .where(_jobs.c.id == bindparam("job_id"),
+                      _jobs.c.backend == bindparam("owner"),
+                      _jobs.c.status == JobStatus.RUNNING.value)
+               .values(status=bindparam("new_status"), finished=bindparam("finished_at"),
+                       heartbeat=None, details=_details_plus(dialect_name)))
+    if dialect_name != "postgresql":
+        return end_run, delete(_running).where(_running.c.job_id == bindparam("job_id"))
+    ended = end_run.returning(_jobs.c.id).cte("ended")
+    released = (delete(_running).where(_running.c.job_id.in_(select(ended.c.id)))
+                .returning(_running.c.job_id).cte("released"))
+    return select(select(func.count()).select_from(ended).scalar_subquery(),
+                  select(func.count()).select_from(released).scalar_subquery()), None
 
 
 def _hosts_of(conn: Connection,
