@@ -4,6 +4,7 @@ same UIDs, GUIDs, flags, keywords and dates; what Dovecot writes, dmf reads iden
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,17 @@ def test_keyword_letters_given_out_meanwhile_are_never_mixed_up(doveadm: Doveadm
     again.commit()
     fetched = {m.guid: m.flags for m in doveadm.fetch(location, "INBOX")}
     assert fetched == {"first": frozenset({"$Theirs"}), "mine": frozenset({"$Mine"})}
+
+
+def test_writes_into_a_source_opened_without_owner_stay_dovecots(sample_maildir: Path,
+                                                                doveadm: Doveadm) -> None:
+    tree = doveadm.copy(sample_maildir, "source")
+    location = f"maildir:{tree}"
+    (tree / ".Sent" / "new" / "1800000000.M1P1.delivered").write_bytes(b"Subject: new\n\n.\n")
+    os.chown(tree / ".Sent" / "new" / "1800000000.M1P1.delivered", 5000, 5000)
+    storage = open_storage(location, user="u", home=None)  # no owner: as a sync's source
+    views = {meta.name: dmf_view(storage, meta.name) for meta in storage.list_mailboxes()}
+    created = [path for path in tree.rglob("*") if os.lstat(path).st_uid != 5000]
+    assert created == []
+    assert doveadm.fetch(location, "Archive.2024") == views["Archive/2024"]
+    assert doveadm.fetch(location, "Sent") == views["Sent"]
