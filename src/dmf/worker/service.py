@@ -230,7 +230,7 @@ class WorkerService:
             started = time.perf_counter()
             claimed = await self._feed.claim(candidates, free)
             if claimed:
-                self._metrics.job_claimed((time.perf_counter() - started) / len(claimed))
+                self._metrics.job_claimed(time.perf_counter() - started)  # per claim call
             self._cache.discard(candidates, claimed=len(claimed))
             for job in claimed:
                 self._pool.start(job.job.id, self._execute(job))
