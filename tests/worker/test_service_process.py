@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -190,3 +191,12 @@ def test_tls_serves_on_the_ssl_port(repository, tmp_path):
             httpx.get(f"http://127.0.0.1:{worker.port}/health", timeout=1)
     finally:
         worker.stop()
+
+
+def test_port_in_use_exits_78_naming_the_key(repository, tmp_path):
+    worker = WorkerProcess(tmp_path, db_url_of(repository), "1")
+    with socket.create_server(("127.0.0.1", worker.port)):
+        worker.start()
+        assert worker.wait(30) == 78
+    assert (f"Error: micronaut.server.port: cannot listen on 127.0.0.1:{worker.port}: "
+            "Address already in use") in worker.log()

@@ -14,6 +14,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -109,18 +111,16 @@ async def run_worker(config: WorkerConfig, *, serve_http: bool = True) -> int:
 
 
 async def _run_with_http(service: WorkerService, app: FastAPI, config: WorkerConfig) -> int:
-    with tls_files(config.micronaut.ssl) as tls:
-        server = build_server(app, config.micronaut.server.host, config.http_port, tls,
-                              log_level="warning")
+    host = config.micronaut.server.host
+    listener = _listen(host, config.http_port, "micronaut.ssl.port" if config.micronaut.ssl.enabled
+                       else "micronaut.server.port")
+    with listener, tls_files(config.micronaut.ssl) as tls:
+        server = build_server(app, host, config.http_port, tls, log_level="warning")
         # The worker handles the signals (drain first); uvicorn must not take them over.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-        http = asyncio.create_task(server.serve(), name="http")
-        while not server.started:
-            if http.done():
-                await _http_failure(http, config)
-            await asyncio.sleep(0.02)
+        http = asyncio.create_task(server.serve(sockets=[listener]), name="http")
         log.info("serving /health, /metrics and /prometheus on %s://%s:%d",
-                 "https" if tls else "http", config.micronaut.server.host, config.http_port)
+                 "https" if tls else "http", host, config.http_port)
         try:
             return await service.run()
         finally:
@@ -128,10 +128,12 @@ async def _run_with_http(service: WorkerService, app: FastAPI, config: WorkerCon
             await http
 
 
-async def _http_failure(http: asyncio.Task[None], config: WorkerConfig) -> None:
-    """uvicorn logs why it could not listen and ends with SystemExit; say it as a ConfigError."""
-    with contextlib.suppress(SystemExit):
-        await http
-    key = "micronaut.ssl.port" if config.micronaut.ssl.enabled else "micronaut.server.port"
-    raise ConfigError(f"{key}: cannot serve HTTP on {config.micronaut.server.host}:"
-                      f"{config.http_port}")
+def _listen(host: str, port: int, key: str) -> socket.socket:
+    """Bind here rather than in uvicorn, whose bind failure ends the process with SystemExit:
+    a port in use is a configuration error naming the key."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConfigError(f"{key}: cannot listen on {host}:{port}: {reason}") from None
