@@ -239,6 +239,8 @@ class WorkerService:
         job = claimed.job
         self._metrics.job_started()
         started = time.monotonic()
+        log.info("job %s: %s of %s (source %s), attempt %d", job.id, job.phase.value, job.uid,
+                 job.source, job.attempts)
         try:
             success, details = await self._run_job(claimed)
         except asyncio.CancelledError:
@@ -253,8 +255,10 @@ class WorkerService:
             success, details = False, [{"worker": {"success": False,
                                                    "errors": [f"internal error: "
                                                               f"{type(exc).__name__}"]}}]
-        self._metrics.job_finished(_outcome(success), str(job.phase), time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        self._metrics.job_finished(_outcome(success), str(job.phase), elapsed)
         status = JobStatus.SUCCESS if success else JobStatus.FAILURE
+        log.info("job %s: %s after %.1f s", job.id, status.value, elapsed)
         for attempt in range(1, FINISH_ATTEMPTS + 1):
             try:
                 await self._feed.finish(job.id, status, details)
@@ -263,8 +267,8 @@ class WorkerService:
                 log.warning("job %s: storing its %s result failed (attempt %d of %d): %s",
                             job.id, status.value, attempt, FINISH_ATTEMPTS, _one_line(exc))
                 await asyncio.sleep(self._refresh)
-        log.error("job %s: result %s lost; the job stays RUNNING until an operator requeues it",
-                  job.id, status.value)
+        log.error("job %s: result %s lost; the job stays RUNNING while this worker lives, then "
+                  "its heartbeat expires and it runs again", job.id, status.value)
 
     def _report_pool(self) -> None:
         self._metrics.executor_state(active=self._pool.running, max_threads=self.max_threads,
