@@ -31,6 +31,7 @@ from alembic.config import Config
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Row,
     Text,
     bindparam,
@@ -103,6 +104,7 @@ class MigrationRepository:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._claim = _claim_statements(engine.dialect.name)
         self._finish = _finish_statements(engine.dialect.name)
 
     @classmethod
@@ -295,8 +297,9 @@ class MigrationRepository:
 
         def register(conn: Connection) -> None:
             # Insert-or-ignore: workers of a new target may register at the same moment.
-            conn.execute(_insert_ignore(conn, Target.__table__).values(name=target, created=now))
-            created = conn.execute(_insert_ignore(conn, _backends).values(
+            dialect = conn.dialect.name
+            conn.execute(_insert_ignore(dialect, Target.__table__).values(name=target, created=now))
+            created = conn.execute(_insert_ignore(dialect, _backends).values(
                 name=name, target=target, memberid=memberid, initial_state=int(initial_state),
                 max_threads=max_threads, status=int(BackendStatus.STOPPED), threads=0,
                 command=None, updated=now, heartbeat=now).returning(_backends.c.name)).first()
@@ -475,7 +478,7 @@ class MigrationRepository:
     def peek_queued(self, target: str, sources: Sequence[str], limit: int) -> list[int]:
         """Ids of up to `limit` claimable jobs in claim order, without locking: the worker's
         local job cache (seed 2.2.9.1) refreshes from this and passes them to `claim`."""
-        query = (select(_jobs.c.id).where(*_claimable(target, sources))
+        query = (select(_jobs.c.id).where(*_claimable(target, list(sources)))
                  .order_by(*_claim_order()).limit(limit))
         with self._connect() as conn:
             return list(conn.execute(query).scalars())
@@ -490,28 +493,27 @@ class MigrationRepository:
         if limit <= 0 or not sources or (candidates is not None and not candidates):
             return []
 
+        statements = self._claim
+        params: dict[str, Any] = {"target": target, "sources": list(sources), "limit": limit}
+        pick = statements.pick
+        if candidates is not None:
+            pick, params["candidates"] = statements.pick_among, list(candidates)
+
         def take(conn: Connection) -> list[ClaimedJob]:
-            query = (select(_jobs).where(*_claimable(target, sources))
-                     .order_by(*_claim_order()).limit(limit)
-                     .with_for_update(skip_locked=True, of=_jobs))
-            if candidates is not None:
-                query = query.where(_jobs.c.id.in_(list(candidates)))
             first_per_user: dict[str, JobRecord] = {}
-            for row in conn.execute(query):
+            for row in conn.execute(pick, params):
                 first_per_user.setdefault(row.uid, _job_record(row))
             if not first_per_user:
                 return []
-            # One multi-row insert in uid order (claimers colliding on users lock in one order);
+            # Users inserted in uid order (claimers colliding on users lock in one order);
             # RETURNING yields only the rows inserted, i.e. the users this claim won.
-            won = set(conn.execute(_insert_ignore(conn, _running).values([
+            won = set(conn.execute(statements.hold_users, [
                 {"target": target, "uid": uid, "job_id": first_per_user[uid].id}
-                for uid in sorted(first_per_user)]).returning(_running.c.job_id)).scalars())
+                for uid in sorted(first_per_user)]).scalars())
             if not won:
                 return []
             now = utcnow()
-            conn.execute(sql_update(_jobs).where(_jobs.c.id.in_(won)).values(
-                status=JobStatus.RUNNING.value, started=now, heartbeat=now,
-                backend=backend_name, attempts=_jobs.c.attempts + 1, cancel_requested=False))
+            conn.execute(statements.start, {"ids": list(won), "now": now, "owner": backend_name})
             jobs = [dataclasses.replace(job, status=JobStatus.RUNNING, started=now, heartbeat=now,
                                         backend=backend_name, attempts=job.attempts + 1,
                                         cancel_requested=False)
@@ -655,24 +657,24 @@ def backend_name(target: str, memberid: str) -> str:
     return f"{target}/{memberid}"
 
 
-def _claimable(target: str, sources: Sequence[str]) -> tuple[ColumnElement[bool], ...]:
+def _claimable(target: Any, sources: Any) -> tuple[ColumnElement[bool], ...]:
+    """Conditions of a claimable job; `target` and `sources` are values or bind parameters."""
     # NOT IN over the (small) set of the target's running users: PostgreSQL hashes it once,
     # where a correlated NOT EXISTS can get a nested loop over the whole queue.
     busy_users = select(_running.c.uid).where(_running.c.target == target)
     return (_jobs.c.status == JobStatus.QUEUED.value, _jobs.c.target == target,
-            _jobs.c.source.in_(list(sources)), _jobs.c.uid.not_in(busy_users))
+            _jobs.c.source.in_(sources), _jobs.c.uid.not_in(busy_users))
 
 
 def _claim_order() -> tuple[Any, ...]:
     return (_jobs.c.priority.desc(), _jobs.c.submitted, _jobs.c.id)
 
 
-def _insert_ignore(conn: Connection, table: Any) -> Any:
+def _insert_ignore(dialect_name: str, table: Any) -> Any:
     """INSERT that silently skips rows whose primary key exists, per dialect."""
-    name = conn.dialect.name
-    if name == "postgresql":
+    if dialect_name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
-    if name == "sqlite":
+    if dialect_name == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     return mysql.insert(table).prefix_with("IGNORE")
 
@@ -716,6 +718,37 @@ def _details_params(entries: list[Any]) -> dict[str, str]:
     """Bind values for `_details_plus`: appending no entries leaves the details as they are."""
     added = json.dumps(entries)
     return {"details_whole": added, "details_tail": ", " + added[1:] if entries else "]"}
+
+
+@dataclasses.dataclass(frozen=True)
+class _ClaimStatements:
+    """The claim's statements, built once per repository with bind parameters (a claim runs
+    every poll of every worker): `pick` locks candidates in claim order (target, sources,
+    limit), `pick_among` does so among given ids (+ candidates), `hold_users` inserts
+    running_users rows returning the job ids won, `start` marks those jobs RUNNING (ids, now,
+    owner)."""
+
+    pick: Any
+    pick_among: Any
+    hold_users: Any
+    start: Any
+
+
+def _claim_statements(dialect_name: str) -> _ClaimStatements:
+    pick = (select(_jobs)
+            .where(*_claimable(bindparam("target"), bindparam("sources", expanding=True)))
+            .order_by(*_claim_order()).limit(bindparam("limit", type_=Integer))
+            .with_for_update(skip_locked=True, of=_jobs))
+    return _ClaimStatements(
+        pick=pick,
+        pick_among=pick.where(_jobs.c.id.in_(bindparam("candidates", expanding=True))),
+        hold_users=_insert_ignore(dialect_name, _running).returning(_running.c.job_id),
+        start=(sql_update(_jobs)
+               .where(_jobs.c.id.in_(bindparam("ids", expanding=True)))
+               .values(status=JobStatus.RUNNING.value, started=bindparam("now"),
+                       heartbeat=bindparam("now"), backend=bindparam("owner"),
+                       attempts=_jobs.c.attempts + 1, cancel_requested=False)),
+    )
 
 
 def _finish_statements(dialect_name: str) -> tuple[Any, Any | None]:
