@@ -41,6 +41,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -495,9 +496,21 @@ class MigrationRepository:
 
         statements = self._claim
         params: dict[str, Any] = {"target": target, "sources": list(sources), "limit": limit}
-        pick = statements.pick
+        pick, whole = statements.pick, statements.whole
         if candidates is not None:
-            pick, params["candidates"] = statements.pick_among, list(candidates)
+            pick, whole = statements.pick_among, statements.whole_among
+            params["candidates"] = list(candidates)
+
+        if whole is not None:  # PostgreSQL: the claim below as one autocommitted statement
+            def take_at_once(conn: Connection) -> list[ClaimedJob]:
+                rows = conn.execute(whole, {**params, "now": utcnow(), "owner": backend_name})
+                jobs = sorted((_job_record(row) for row in rows),
+                              key=lambda job: (-job.priority, job.submitted, job.id))
+                hosts = _hosts_of(conn, jobs) if jobs else {}
+                return [ClaimedJob(job, hosts.get((job.source, job.source_host)))
+                        for job in jobs]
+
+            return self._transaction(take_at_once, autocommit=True)
 
         def take(conn: Connection) -> list[ClaimedJob]:
             first_per_user: dict[str, JobRecord] = {}
@@ -602,13 +615,14 @@ class MigrationRepository:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _transaction(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in one transaction, retrying it when the database chose it as a deadlock
-        victim (the work is repeatable: it reads everything it writes from). Every method's
-        database errors other than constraint violations surface as TemporaryError."""
+    def _transaction(self, work: Callable[[Connection], T], autocommit: bool = False) -> T:
+        """Run `work` in one transaction (or, with `autocommit`, as statements each committed
+        on its own), retrying it when the database chose it as a deadlock victim (the work is
+        repeatable: it reads everything it writes from). Every method's database errors other
+        than constraint violations surface as TemporaryError."""
         for attempt in range(DEADLOCK_RETRIES):
             try:
-                with self._begin() as conn:
+                with self._autocommit() if autocommit else self._begin() as conn:
                     return work(conn)
             except _DeadlockError:
                 if attempt == DEADLOCK_RETRIES - 1:
@@ -726,12 +740,15 @@ class _ClaimStatements:
     every poll of every worker): `pick` locks candidates in claim order (target, sources,
     limit), `pick_among` does so among given ids (+ candidates), `hold_users` inserts
     running_users rows returning the job ids won, `start` marks those jobs RUNNING (ids, now,
-    owner)."""
+    owner). On PostgreSQL `whole` / `whole_among` do all of it in one statement (params of
+    all four), returning the claimed rows."""
 
     pick: Any
     pick_among: Any
     hold_users: Any
     start: Any
+    whole: Any | None
+    whole_among: Any | None
 
 
 def _claim_statements(dialect_name: str) -> _ClaimStatements:
@@ -748,7 +765,41 @@ def _claim_statements(dialect_name: str) -> _ClaimStatements:
                .values(status=JobStatus.RUNNING.value, started=bindparam("now"),
                        heartbeat=bindparam("now"), backend=bindparam("owner"),
                        attempts=_jobs.c.attempts + 1, cancel_requested=False)),
+        whole=_claim_whole(among=False) if dialect_name == "postgresql" else None,
+        whole_among=_claim_whole(among=True) if dialect_name == "postgresql" else None,
     )
+
+
+def _claim_whole(among: bool) -> Any:
+    """PostgreSQL's claim in one round trip: the same steps as the portable path (lock
+    candidates in claim order, keep each user's first, insert-or-ignore them into
+    running_users in uid order, mark the jobs won RUNNING) as data-modifying CTEs."""
+    restrict = "AND id IN :candidates" if among else ""
+    statement = text(f"""
+        WITH picked AS (
+            SELECT id, uid, priority, submitted FROM jobs
+            WHERE status = 'QUEUED' AND target = :target AND source IN :sources
+              AND uid NOT IN (SELECT uid FROM running_users WHERE target = :target) {restrict}
+            ORDER BY priority DESC, submitted, id
+            LIMIT :limit
+            FOR UPDATE SKIP LOCKED
+        ), first_per_user AS (
+            SELECT DISTINCT ON (uid) id, uid FROM picked
+            ORDER BY uid, priority DESC, submitted, id
+        ), won AS (
+            INSERT INTO running_users (target, uid, job_id)
+            SELECT :target, uid, id FROM first_per_user ORDER BY uid
+            ON CONFLICT DO NOTHING
+            RETURNING job_id
+        )
+        UPDATE jobs SET status = 'RUNNING', started = :now, heartbeat = :now,
+            backend = :owner, attempts = jobs.attempts + 1, cancel_requested = false
+        FROM won WHERE jobs.id = won.job_id
+        RETURNING jobs.*""")
+    expanding = [bindparam("sources", expanding=True)]
+    if among:
+        expanding.append(bindparam("candidates", expanding=True))
+    return statement.bindparams(*expanding)
 
 
 def _finish_statements(dialect_name: str) -> tuple[Any, Any | None]:
