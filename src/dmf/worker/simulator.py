@@ -27,13 +27,21 @@ STEP = "simulator"
 
 
 async def simulate_job(context: JobContext, settings: SimulatorSettings) -> JobOutcome:
-    """Sleep a random time within the configured range, then succeed."""
+    """Sleep a random time within the configured range, then succeed. The details give the
+    wall-clock start and end of the "work" (UTC, microseconds), the job's own record of when it
+    ran, as a command's log would."""
     sleep_ms = random.randint(settings.min_ms, settings.max_ms)
+    started_at = _utc_now()
     started = time.monotonic()
     await asyncio.sleep(sleep_ms / 1000)
     elapsed_ms = round((time.monotonic() - started) * 1000)
-    return JobOutcome(success=True, details=[{STEP: {"success": True, "sleepMs": sleep_ms,
-                                                     "elapsedMs": elapsed_ms}}])
+    return JobOutcome(success=True, details=[{STEP: {
+        "success": True, "sleepMs": sleep_ms, "elapsedMs": elapsed_ms,
+        "startedAt": started_at, "finishedAt": _utc_now()}}])
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 class SimulatedFeed:
