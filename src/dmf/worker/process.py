@@ -65,7 +65,7 @@ def open_repository(config: WorkerConfig) -> MigrationRepository:
     return repository
 
 
-async def run_worker(config: WorkerConfig, *, serve_http: bool = True) -> int:
+async def run_worker(config: WorkerConfig) -> int:
     """Run until STOP, SIGTERM or SIGINT; returns the number of jobs abandoned at shutdown."""
     worker = config.dmf.worker
     memberid = memberid_of(config)
@@ -101,8 +101,6 @@ async def run_worker(config: WorkerConfig, *, serve_http: bool = True) -> int:
             metrics=metrics, refresh_seconds=refresh, cache_size=worker.jobs.cache.size,
             termination_timeout_seconds=worker.jobs.termination.timeout / 1000)
         service.install_signal_handlers()
-        if not serve_http:
-            return await service.run()
         app = create_app(config, registry, repository,
                          lambda: service.status is not BackendStatus.STOPPING)
         return await _run_with_http(service, app, config)
