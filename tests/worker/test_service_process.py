@@ -200,3 +200,32 @@ def test_port_in_use_exits_78_naming_the_key(repository, tmp_path):
         assert worker.wait(30) == 78
     assert (f"Error: micronaut.server.port: cannot listen on 127.0.0.1:{worker.port}: "
             "Address already in use") in worker.log()
+
+
+def test_a_worker_restarted_after_kill_takes_its_own_jobs_back(repository, tmp_path):
+    repository.submit_jobs([NewJob(target="t", source="default", uid=f"u{n}") for n in (1, 2)])
+    fast = {"jobs": {"cache": {"refresh": "250ms"}, "max": 2}}
+    first = WorkerProcess(tmp_path, db_url_of(repository), "1",
+                          simulator={"min-ms": 60_000, "max-ms": 60_000}, **fast).start()
+    try:
+        first.wait_ready()
+        wait_for(lambda: repository.count_jobs(JobFilter(statuses=[JobStatus.RUNNING])) == 2,
+                 10, "jobs running")
+        first.signal(signal.SIGKILL)
+        first.wait(5)
+    finally:
+        first.stop()
+    again = WorkerProcess(tmp_path, db_url_of(repository), "1",
+                          simulator={"min-ms": 10, "max-ms": 10}, **fast).start()
+    try:
+        again.wait_ready()
+        # back in the queue after the heartbeat timeout (3 x 250 ms), at most twice that
+        wait_for(lambda: repository.count_jobs(JobFilter(statuses=[JobStatus.SUCCESS])) == 2,
+                 5, "the previous run's jobs taken back and run")
+        # reporting again at the next heartbeat once they are back
+        wait_for(lambda: repository.get_backend("t/1").status == 1, 1, "STARTED reported")
+    finally:
+        again.stop()
+    for job in repository.list_jobs(limit=10):
+        assert job.attempts == 2
+        assert [next(iter(entry)) for entry in job.details] == ["reclaimed", "simulator"]
