@@ -4,6 +4,7 @@ several workers may run them at once."""
 from __future__ import annotations
 
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -52,12 +53,9 @@ def _upgrade(url: str) -> None:
 
 def test_concurrent_upgrades_from_several_processes(db_url: str) -> None:
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_upgrade, args=(db_url,)) for _ in range(4)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(60)
-    assert [process.exitcode for process in processes] == [0, 0, 0, 0]
+    with ProcessPoolExecutor(4, mp_context=context) as pool:
+        for future in [pool.submit(_upgrade, db_url) for _ in range(4)]:
+            future.result(timeout=120)  # re-raises a worker's exception here
     repository = MigrationRepository.connect(db_url)
     try:
         with repository.engine.connect() as conn:
