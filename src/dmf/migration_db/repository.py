@@ -13,6 +13,9 @@ The queue's rules, and how they hold under concurrency:
   disjoint rows without waiting. SQLite: every transaction is `BEGIN IMMEDIATE` (see engine.py),
   so a claim runs alone.
 - A deadlock between two claimers (possible on MariaDB's insert locks) is retried.
+- Speed (bench/queue.py): the claim's and finish's statements are built once with bind
+  parameters; on PostgreSQL each is a single autocommitted statement of data-modifying CTEs,
+  one round trip instead of four or five, doing exactly what the portable path does.
 """
 
 from __future__ import annotations
