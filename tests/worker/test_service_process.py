@@ -142,6 +142,7 @@ def test_a_job_whose_key_is_missing_or_wrong_fails_alone(repository, tmp_path):
     (("-o", "dmf.worker.jobs.max=ten"), "dmf:\n  worker:\n    jobs:\n      max: 4\n",
      "Error: dmf.worker.jobs.max: expected an integer, got 'ten'"),
     ((), "dmf:\n  worker:\n    jobz: 1\n", "Error: dmf.worker.jobz: unknown key"),
+    (("-o", "dmf.worker.jobs.maxx=4"), "", "Error: -o dmf.worker.jobs.maxx: unknown key"),
     ((), "datasources:\n  default:\n    url: sqlite:////nonexistent-dir/x.db\n"
      "dmf:\n  worker:\n    identity:\n      memberid: 1\n",
      "Error: sqlite database directory does not exist: /nonexistent-dir"),

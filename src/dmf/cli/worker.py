@@ -10,18 +10,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import Any
 
 import click
 
 from dmf.cli.context import GlobalOptions
 from dmf.cli.run import guarded
-from dmf.service.config_loader import env_name
-from dmf.service.worker_config import load_worker_config
+from dmf.errors import ConfigError
+from dmf.service.config_loader import deep_merge, env_name, key_paths, read_yaml_documents
+from dmf.service.worker_config import WorkerConfig, load_worker_config
 
 
 def settings_environment(settings: tuple[tuple[str, str], ...]) -> dict[str, str]:
     """`-o dmf.worker.jobs.max=5` as the environment variable that names the same key."""
     return {env_name(tuple(key.split("."))): value for key, value in settings}
+
+
+def check_settings_known(settings: tuple[tuple[str, str], ...], files: tuple[str, ...]) -> None:
+    """An environment variable of no key is just another variable; an `-o` of no key is a typo
+    that must not pass silently. (A new entry of an open map, such as a source not in the
+    files, cannot be added with -o: write it in a file.)"""
+    if not settings:
+        return
+    document: dict[str, Any] = {}
+    for path in files:
+        document = deep_merge(document, read_yaml_documents(path))
+    known = {env_name(path) for path in key_paths(WorkerConfig, document)}
+    for key, _value in settings:
+        if env_name(tuple(key.split("."))) not in known:
+            raise ConfigError(f"-o {key}: unknown key")
 
 
 @click.command("worker")
@@ -34,6 +51,7 @@ def worker(options: GlobalOptions | None, config_files: tuple[str, ...]) -> None
     """Run the migration worker: claim jobs, run them, obey PAUSE / START / STOP."""
     options = options or GlobalOptions()
     files = ((options.config_file,) if options.config_file else ()) + config_files
+    check_settings_known(options.settings, files)
     environ = {**os.environ, **settings_environment(options.settings)}
     config = load_worker_config(files, environ)
     logging.basicConfig(
