@@ -60,12 +60,6 @@ class JobPool:
             log.error("job %s ended with an unhandled error", job_id,
                       exc_info=task.exception())
 
-    async def wait_any(self, timeout_seconds: float) -> None:
-        """Until one running job ends, or the timeout."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks.values()), timeout=timeout_seconds,
-                               return_when=asyncio.FIRST_COMPLETED)
-
     async def drain(self, timeout_seconds: float) -> int:
         """Wait up to `timeout_seconds` for every running job; returns how many were still
         running (they are cancelled: their rows stay RUNNING until the heartbeat expires and
