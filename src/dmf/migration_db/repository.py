@@ -572,8 +572,8 @@ class MigrationRepository:
                   "finished_at": utcnow(), **_details_params(entries)}
         end_run, release = self._finish
         if release is None:  # PostgreSQL: one autocommitted statement
-            with self._autocommit() as conn:
-                return bool(conn.execute(end_run, params).one()[0])
+            return self._transaction(
+                lambda conn: bool(conn.execute(end_run, params).one()[0]), autocommit=True)
 
         def end(conn: Connection) -> bool:
             if conn.execute(end_run, params).rowcount == 0:
