@@ -54,6 +54,46 @@ def render(spec: CommandSpec, expand: Expand) -> list[str]:
     return argv
 
 
+# `doveadm mailbox status` field names: a first argument made of these is the field list
+STATUS_FIELD_NAMES = frozenset({"all", "messages", "recent", "uidnext", "uidvalidity", "unseen",
+                                "highestmodseq", "vsize", "guid", "firstsaved"})
+_QUIET_FLAGS = frozenset("Dv")  # debug and verbosity: their lines would corrupt the count
+
+
+def _without_noise(flags: Iterable[str]) -> list[str]:
+    """Root flags less `-D`, `-v` (alone or combined) and any formatter (`-f x`, `-fx`)."""
+    kept: list[str] = []
+    items = iter(flags)
+    for flag in items:
+        if flag == "-f":
+            next(items, None)
+        elif not (flag.startswith("-f") or (len(flag) > 1 and flag[0] == "-"
+                                             and set(flag[1:]) <= _QUIET_FLAGS)):
+            kept.append(flag)
+    return kept
+
+
+def count_command(spec: CommandSpec) -> CommandSpec:
+    """`count.remote-command` as the seed's appendix says it always runs: `-f tab`, no `-D` /
+    `-v`, sub-command `mailbox status` with `messages vsize` as its field list. The operator's
+    setting overrides and mailbox patterns are kept; a formatter, debug or verbosity anywhere in
+    the root command, or another field list, is replaced, since any of them makes the output
+    unreadable to the count. Without patterns, the default ones (`INBOX/* INBOX *`) are used."""
+    options = [option for option in spec.options
+               if option.name != "-f" and _without_noise([option.name])]
+    sub = spec.sub_command or SubCommand(name="mailbox status")
+    arguments = list(sub.argument_items or spec.argument_items)
+    if arguments and set(arguments[0].replace(",", " ").split()) <= STATUS_FIELD_NAMES:
+        arguments = arguments[1:]
+    return spec.model_copy(update={
+        "flags": _without_noise(spec.flag_items),
+        "options": [CommandOption(name="-f", value="tab"), *options],
+        "arguments": None,
+        "sub_command": sub.model_copy(update={"name": "mailbox status",
+                                              "arguments": [STATUS_FIELDS, *(
+                                                  arguments or STATUS_PATTERNS)]})})
+
+
 def mask(text: str, secrets: Iterable[str]) -> str:
     """`text` with every secret replaced by `<hidden>`, longest first so that a secret holding
     another one is hidden whole."""

@@ -6,7 +6,8 @@ to the seed's command fields:
 A mailbox listed twice by the patterns (`INBOX/* INBOX *`) is counted once when the output has a
 `mailbox` column.
 
-The remote command is, first found: `count.remote-command` (configuration overrides all), the
+The remote command is, first found: `count.remote-command` (configuration overrides all; its
+formatter, debug / verbosity flags and field list are forced, `commands.count_command`), the
 source host's status command (split like a shell line, then injected), the default of
 `count.remote-protocol` (imapc or doveadm).
 """
@@ -82,7 +83,7 @@ async def run_local_count(runtime: StepRuntime, step: str) -> dict[str, Any]:
 def remote_count_argv(runtime: StepRuntime) -> list[str]:
     count, context = runtime.settings.count, runtime.context
     if count.remote_command is not None:
-        return runtime.render(count.remote_command)
+        return runtime.render(commands.count_command(count.remote_command))
     if context.source_status_command:
         return [runtime.injector.expand(item)
                 for item in shlex.split(context.source_status_command)]
