@@ -230,3 +230,21 @@ def test_a_worker_restarted_after_kill_takes_its_own_jobs_back(repository, tmp_p
     for job in repository.list_jobs(limit=10):
         assert job.attempts == 2
         assert [next(iter(entry)) for entry in job.details] == ["reclaimed", "simulator"]
+
+
+def test_jobs_abandoned_at_the_termination_timeout_exit_75_naming_them(repository, tmp_path):
+    repository.submit_jobs([NewJob(target="t", source="default", uid="u1")])
+    worker = WorkerProcess(tmp_path, db_url_of(repository), "1",
+                           simulator={"min-ms": 60_000, "max-ms": 60_000},
+                           jobs={"termination": {"timeout": 200}}).start()
+    try:
+        worker.wait_ready()
+        wait_for(lambda: repository.count_jobs(JobFilter(statuses=[JobStatus.RUNNING])) == 1,
+                 10, "job running")
+        job_id = repository.list_jobs(limit=1)[0].id
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(10) == 75, worker.log()
+        assert f"abandoned (ids {job_id})" in worker.log()
+        assert repository.list_jobs(limit=1)[0].status is JobStatus.RUNNING
+    finally:
+        worker.stop()

@@ -1,5 +1,8 @@
 """`dmf worker -c dmf-worker.yml`: run the migration worker service until STOP or SIGTERM.
 
+Exit status: 0 after a clean stop (every running job finished), 75 when jobs were still running
+at `dmf.worker.jobs.termination.timeout` and were abandoned, the configuration error's 78, ...
+
 Configuration: the `-c` files in order (the global `dmf -c FILE` too, first), then the
 environment (`DMF_WORKER_JOBS_MAX=5`), then the global `-o key.path=value` settings, which win
 (`dmf -o dmf.worker.jobs.max=5 worker -c dmf-worker.yml`).
@@ -16,7 +19,7 @@ import click
 
 from dmf.cli.context import GlobalOptions
 from dmf.cli.run import guarded
-from dmf.errors import ConfigError
+from dmf.errors import ConfigError, TemporaryError
 from dmf.service.config_loader import deep_merge, env_name, key_paths, read_yaml_documents
 from dmf.service.worker_config import WorkerConfig, load_worker_config
 
@@ -60,4 +63,10 @@ def worker(options: GlobalOptions | None, config_files: tuple[str, ...]) -> None
     if not options.debug:
         logging.getLogger("alembic").setLevel(logging.WARNING)  # schema steps: -D shows them
     from dmf.worker.process import run_worker  # the service stack only when it runs
-    asyncio.run(run_worker(config))
+    abandoned = asyncio.run(run_worker(config))
+    if abandoned:
+        # 75: a supervisor sees that work was cut off; the jobs themselves will run again
+        raise TemporaryError(
+            f"{len(abandoned)} job(s) still running at dmf.worker.jobs.termination.timeout were "
+            f"abandoned (ids {', '.join(map(str, abandoned))}): another worker takes them back "
+            "once their heartbeat expires")
