@@ -275,13 +275,17 @@ def test_finish_only_by_owner_and_only_once(repo: MigrationRepository) -> None:
 
 def test_heartbeats_and_reclaim(repo: MigrationRepository) -> None:
     lost, kept = repo.submit_jobs([_job("lost"), _job("kept")])
+    repo.register_backend("cloud", "1", BackendStatus.STARTED, 1)
     repo.claim("cloud/1", "cloud", ["POD_1"], 1)
     repo.register_backend("cloud", "2", BackendStatus.STARTED, 1)
     repo.claim("cloud/2", "cloud", ["POD_1"], 1)
     before = repo.get_job(lost).heartbeat
     time.sleep(1.2)
-    repo.report_backend("cloud/2", BackendStatus.STARTED, 1)  # refreshes `kept`
+    assert repo.heartbeat_jobs("cloud/2", [kept]) == set()
     assert repo.heartbeat_jobs("cloud/1", []) == set()
+    # A live worker's status report keeps no job alive that it does not hold any more (a job
+    # whose result could not be stored, or one left by its own killed previous run).
+    repo.report_backend("cloud/1", BackendStatus.STARTED, 0)
     assert repo.reclaim_expired(1.0) == [lost]
     job = repo.get_job(lost)
     assert (job.status, job.backend, job.attempts) == (JobStatus.QUEUED, None, 1)

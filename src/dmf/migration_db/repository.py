@@ -372,18 +372,16 @@ class MigrationRepository:
         return self._transaction(take)
 
     def report_backend(self, name: str, status: BackendStatus, threads: int) -> BackendRecord:
-        """The worker's periodic heartbeat: stores its status and running-job count, and
-        refreshes the heartbeat of every job it runs. Returns the backend as stored (with the
-        operator's max threads and pending command). UnknownEntityError if absent."""
-        now = utcnow()
+        """The worker's periodic heartbeat: stores its status and running-job count. Returns
+        the backend as stored (with the operator's max threads and pending command).
+        UnknownEntityError if absent. It touches no job: the jobs the worker really runs keep
+        their heartbeat through `heartbeat_jobs`, so a job it lost track of (its result could
+        not be stored, or a previous run of the worker was killed) expires and is reclaimed."""
         with self._begin() as conn:
             result = conn.execute(sql_update(_backends).where(_backends.c.name == name).values(
-                status=int(BackendStatus(status)), threads=threads, heartbeat=now))
+                status=int(BackendStatus(status)), threads=threads, heartbeat=utcnow()))
             if result.rowcount == 0:
                 raise UnknownEntityError(f"unknown backend {name!r}")
-            conn.execute(sql_update(_jobs).where(
-                _jobs.c.backend == name, _jobs.c.status == JobStatus.RUNNING.value
-            ).values(heartbeat=now))
         return self.get_backend(name)
 
     # -- jobs: submission and administration ------------------------------------------------

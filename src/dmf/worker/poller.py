@@ -7,20 +7,16 @@ free for the running jobs.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import Sequence
 
 from dmf.migration_db.models import BackendStatus, JobStatus
-from dmf.migration_db.records import ClaimedJob, JobFilter
+from dmf.migration_db.records import ClaimedJob
 from dmf.migration_db.repository import MigrationRepository
 from dmf.service.worker_config import StateType
 from dmf.worker.service import Control, Registration
 
 log = logging.getLogger(__name__)
-
-# How many RUNNING jobs of this backend are looked at for orphans: far above any real maxThreads.
-ORPHANS_LISTED = 1000
 
 
 class DatabaseBackendLink:
@@ -30,12 +26,9 @@ class DatabaseBackendLink:
     maxThreads (an operator's changes survive restarts, seed 2.2.7); with `config`, the
     configured values are written over them at start.
 
-    A worker restarted after a crash finds jobs of its previous run still RUNNING under its
-    name. The repository's `report_backend` refreshes the heartbeat of every RUNNING job of the
-    backend, which would keep those orphans RUNNING forever; so until their heartbeat has
-    expired and they are back in the queue (any worker's `reclaim_expired`, this one's
-    included), the worker reads its row without reporting (its own new jobs keep their
-    heartbeat through `DatabaseFeed.jobs_to_stop`).
+    The heartbeat reports the backend row only; a job's heartbeat is refreshed just for the
+    jobs this run holds (`DatabaseFeed.jobs_to_stop`). So jobs a crashed previous run left
+    RUNNING under this name expire and go back to the queue like any dead worker's jobs.
     """
 
     def __init__(self, repository: MigrationRepository, *, target: str, memberid: str,
@@ -47,8 +40,6 @@ class DatabaseBackendLink:
         self._max_threads = max_threads
         self._state_type = state_type
         self.name = f"{target}/{memberid}"
-        self._registered_at: dt.datetime | None = None
-        self._orphans_left = 0
 
     async def register(self) -> Registration:
         backend = await asyncio.to_thread(
@@ -60,32 +51,14 @@ class DatabaseBackendLink:
             backend = await asyncio.to_thread(
                 self._repository.update_backend, self.name, max_threads=self._max_threads,
                 initial_state=self._initial_state)
-        self._registered_at = backend.heartbeat
-        self._orphans_left = await asyncio.to_thread(self._count_orphans)
-        if self._orphans_left:
-            log.info("%d job(s) of this worker's previous run are still RUNNING: they go back to "
-                     "the queue when their heartbeat expires", self._orphans_left)
         return Registration(initial_state=BackendStatus(backend.initial_state),
                             max_threads=backend.max_threads)
-
-    def _count_orphans(self) -> int:
-        """RUNNING jobs under this name that started before this run registered."""
-        running = self._repository.list_jobs(
-            JobFilter(backend=self.name, statuses=[JobStatus.RUNNING]), limit=ORPHANS_LISTED)
-        return sum(1 for job in running
-                   if job.started is None or self._registered_at is None
-                   or job.started < self._registered_at)
 
     async def heartbeat(self, status: BackendStatus, running: int) -> Control:
         return await asyncio.to_thread(self._heartbeat, status, running)
 
     def _heartbeat(self, status: BackendStatus, running: int) -> Control:
-        if self._orphans_left:
-            self._orphans_left = self._count_orphans()
-        if self._orphans_left:
-            backend = self._repository.get_backend(self.name)  # see the class docstring
-        else:
-            backend = self._repository.report_backend(self.name, status, running)
+        backend = self._repository.report_backend(self.name, status, running)
         command = self._repository.take_command(self.name) if backend.command else None
         return Control(command=command, max_threads=backend.max_threads)
 

@@ -3,8 +3,9 @@
 One asyncio loop; blocking database calls run in threads (the `BackendLink` and `JobFeed`
 implementations do that). Timing:
 - Every refresh interval (`dmf.worker.jobs.cache.refresh`) a heartbeat task of its own reports
-  the worker's status and running-job count (which also refreshes the heartbeat of the jobs it
-  runs), takes any pending operator command (PAUSE / START / STOP) and the stored maxThreads.
+  the worker's status and running-job count, refreshes the heartbeat of the jobs it runs (only
+  those: a job it lost track of expires), takes any pending operator command (PAUSE / START /
+  STOP) and the stored maxThreads.
   A control change therefore takes effect within one refresh interval. Being its own task, the
   heartbeat never waits behind a long claim round.
 - After each heartbeat the loop refills its job cache; after every
@@ -267,8 +268,8 @@ class WorkerService:
                 log.warning("job %s: storing its %s result failed (attempt %d of %d): %s",
                             job.id, status.value, attempt, FINISH_ATTEMPTS, _one_line(exc))
                 await asyncio.sleep(self._refresh)
-        log.error("job %s: result %s lost; the job stays RUNNING while this worker lives, then "
-                  "its heartbeat expires and it runs again", job.id, status.value)
+        log.error("job %s: result %s lost; the job stays RUNNING until its heartbeat expires, "
+                  "then it runs again", job.id, status.value)
 
     def _report_pool(self) -> None:
         self._metrics.executor_state(active=self._pool.running, max_threads=self.max_threads,
