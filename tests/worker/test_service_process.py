@@ -248,3 +248,16 @@ def test_jobs_abandoned_at_the_termination_timeout_exit_75_naming_them(repositor
         assert repository.list_jobs(limit=1)[0].status is JobStatus.RUNNING
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_ends_an_idle_worker_with_exit_0(repository, tmp_path, signum):
+    """The worker owns its signals (uvicorn inside it must not re-raise them): a supervisor's
+    stop is a clean exit, not death by the signal."""
+    worker = WorkerProcess(tmp_path, db_url_of(repository), "1").start()
+    try:
+        worker.wait_ready()
+        worker.signal(signum)
+        assert worker.wait(10) == 0, worker.log()
+    finally:
+        worker.stop()

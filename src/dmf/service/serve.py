@@ -9,7 +9,9 @@ removed when the server stops.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,7 +105,30 @@ def build_server(app: object, host: str, port: int, tls: TlsFiles | None,
     return uvicorn.Server(config)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _stop_on_signals(server: uvicorn.Server) -> Iterator[None]:
+    """uvicorn's own handling, less its last step: after the graceful shutdown it raises the
+    caught signal again, so the process dies by it (status -15) and a supervisor records a
+    failure for a service it stopped itself. Here the signal only asks the server to stop (a
+    second SIGINT forces it, as in uvicorn) and `serve` returns normally: exit 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    previous = {signum: signal.signal(signum, server.handle_exit) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def serve(app: object, host: str, port: int, ssl: SslSettings, log_level: str = "info") -> None:
-    """Serve until SIGINT / SIGTERM. With TLS on, callers usually pass `ssl.port` as `port`."""
+    """Serve until SIGINT / SIGTERM, then return (the process exits 0). With TLS on, callers
+    usually pass `ssl.port` as `port`."""
     with tls_files(ssl) as tls:
-        build_server(app, host, port, tls, log_level).run()
+        server = build_server(app, host, port, tls, log_level)
+        server.capture_signals = lambda: _stop_on_signals(server)  # type: ignore[method-assign]
+        server.run()
