@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dmf.cli.formatters import Column, json_escape, make_printer, table_widths
-from tests.cli.doveadm_fixture import make_doveadm
 from tests.cli.sample_mail import write_maildir
+from tests.fixtures.dovecot import Doveadm
 
 STATUS_FIELDS = "messages vsize uidnext uidvalidity highestmodseq guid unseen recent"
 
@@ -30,10 +30,9 @@ def parse_tab(text: str) -> tuple[list[str], list[list[str]]]:
 
 
 @pytest.fixture(scope="module")
-def oracle(module_open_tmp: Path):
-    tmp = module_open_tmp
-    doveadm = make_doveadm(tmp)
-    maildir = write_maildir(tmp / "Maildir")
+def oracle(doveadm: Doveadm) -> tuple[Doveadm, Path]:
+    maildir = write_maildir(doveadm.new_dir() / "Maildir")
+    doveadm.chown(maildir)
     doveadm.run(maildir, "mailbox", "status", STATUS_FIELDS, "*")  # settle the index first
     return doveadm, maildir
 
@@ -48,10 +47,10 @@ def oracle(module_open_tmp: Path):
 def test_output_matches_doveadm(oracle, kind: str, command: tuple[str, ...],
                                 hidden: set[str]) -> None:
     doveadm, maildir = oracle
-    titles, rows = parse_tab(doveadm.run(maildir, *command, formatter="tab").stdout)
+    titles, rows = parse_tab(doveadm.run(maildir, "-f", "tab", *command))
     assert rows, "the oracle printed no rows: the comparison would prove nothing"
     columns = [Column(title, hide_title=title in hidden) for title in titles]
-    expected = doveadm.run(maildir, *command, formatter=kind).stdout
+    expected = doveadm.run(maildir, "-f", kind, *command)
     assert render(kind, columns, rows) == expected
 
 

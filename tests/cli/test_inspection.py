@@ -14,7 +14,7 @@ import pytest
 
 from dmf.mail.sample import write_sample_maildir
 from tests.cli.dmf_process import run_dmf, tab_rows
-from tests.cli.doveadm_fixture import Doveadm, make_doveadm
+from tests.fixtures.dovecot import Doveadm
 
 # highestmodseq and recent are Dovecot index state (dmf keeps no index): compared elsewhere
 STATUS = "messages vsize uidnext uidvalidity guid unseen"
@@ -23,13 +23,14 @@ FETCH = ("uid guid flags size.physical size.virtual date.received date.saved "
 
 
 @pytest.fixture(scope="module")
-def backed_up(module_open_tmp: Path) -> tuple[Doveadm, Path]:
+def backed_up(module_open_tmp: Path, doveadm: Doveadm) -> tuple[Doveadm, Path]:
     source = module_open_tmp / "source"
     write_sample_maildir(source, messages=40)
     dest = module_open_tmp / "dest"
     done = run_dmf("-o", f"mail_location=maildir:{source}", "backup", f"maildir:{dest}")
     assert done.returncode == 0, done.stderr
-    return make_doveadm(module_open_tmp), dest
+    doveadm.chown(dest)  # read in place: a copy would show other ctimes as date.saved
+    return doveadm, dest
 
 
 def dmf_on(maildir: Path, *args: str) -> str:
@@ -42,7 +43,7 @@ def dmf_on(maildir: Path, *args: str) -> str:
 def test_mailbox_status_tab_equals_doveadm(backed_up: tuple[Doveadm, Path]) -> None:
     doveadm, dest = backed_up
     ours = tab_rows(dmf_on(dest, "-f", "tab", "mailbox", "status", STATUS, "*"))
-    theirs = tab_rows(doveadm.run(dest, "mailbox", "status", STATUS, "*", formatter="tab").stdout)
+    theirs = tab_rows(doveadm.run(dest, "-f", "tab", "mailbox", "status", STATUS, "*"))
     assert ours == theirs
     assert len(ours[1]) == 5
 
@@ -50,8 +51,8 @@ def test_mailbox_status_tab_equals_doveadm(backed_up: tuple[Doveadm, Path]) -> N
 @pytest.mark.interop
 def test_fetch_tab_equals_doveadm(backed_up: tuple[Doveadm, Path]) -> None:
     doveadm, dest = backed_up
-    # doveadm first: its chown changes the files' ctime, which date.saved shows
-    raw = doveadm.run(dest, "fetch", FETCH, "mailbox", "*", formatter="tab").stdout
+    # doveadm first: what it writes into the tree changes files' ctime, which date.saved shows
+    raw = doveadm.run(dest, "-f", "tab", "fetch", FETCH, "mailbox", "*")
     ours = tab_rows(dmf_on(dest, "-f", "tab", "fetch", FETCH, "mailbox", "*"))
     # \Recent is per session state of Dovecot's index, not a stored flag
     theirs = tab_rows(re.sub(r" ?\\Recent", "", raw))
@@ -63,11 +64,11 @@ def test_fetch_tab_equals_doveadm(backed_up: tuple[Doveadm, Path]) -> None:
 def test_mailbox_list_and_path_equal_doveadm(backed_up: tuple[Doveadm, Path]) -> None:
     doveadm, dest = backed_up
     ours = dmf_on(dest, "mailbox", "list").splitlines()
-    assert sorted(ours) == sorted(doveadm.run(dest, "mailbox", "list").stdout.splitlines())
+    assert sorted(ours) == doveadm.mailboxes(dest)
     for kind in ("dir", "control", "index"):
         for name in ("INBOX", "Archive.2024", "Entwürfe"):
             assert dmf_on(dest, "mailbox", "path", "-t", kind, name) == \
-                doveadm.run(dest, "mailbox", "path", "-t", kind, name).stdout
+                doveadm.run(dest, "mailbox", "path", "-t", kind, name)
 
 
 def test_status_masks_total_and_json(backed_up: tuple[Doveadm, Path]) -> None:

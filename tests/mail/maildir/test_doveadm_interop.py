@@ -3,6 +3,7 @@ same UIDs, GUIDs, flags, keywords and dates; what Dovecot writes, dmf reads iden
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -13,17 +14,24 @@ from dmf.errors import TemporaryError
 from dmf.mail.location import open_storage
 from dmf.mail.maildir.store import MaildirStorage
 from dmf.mail.model import MessageMeta
-from dmf.mail.storage import Body
+from dmf.mail.storage import Body, Mailbox
+from tests.fixtures.dovecot import Doveadm, FetchedMessage
 from tests.mail.copying import copy_all
-from tests.mail.doveadm import Doveadm, FetchedMessage, chown_tree
 
 pytestmark = pytest.mark.interop
 
 
 def dmf_view(storage: MaildirStorage, name: str) -> list[FetchedMessage]:
-    return [FetchedMessage(message.uid, message.guid, message.flags | message.keywords,
-                           message.internal_date, message.size)
-            for message in storage.mailbox(name).messages()]
+    box = storage.mailbox(name)
+    return [FetchedMessage(on_disk_name(storage, name), message.uid, message.guid,
+                           message.flags | message.keywords, message.internal_date,
+                           message.size, body_sha256(box, message.uid))
+            for message in box.messages()]
+
+
+def body_sha256(box: Mailbox, uid: int) -> str:
+    with box.open_body(uid) as body:
+        return hashlib.sha256(body.read()).hexdigest()
 
 
 def on_disk_name(storage: MaildirStorage, name: str) -> str:
@@ -51,7 +59,7 @@ def test_tree_written_by_dmf_reads_the_same_in_doveadm(tmp_path: Path, sample_ma
     source = open_storage(f"maildir:{sample_maildir}", user="u", home=None)
     destination = open_storage(f"maildir:{tmp_path}/dest", user="u", home=None, create=True)
     copy_all(source, destination)
-    copy = doveadm.copy(tmp_path / "dest", "dest")
+    copy = doveadm.copy(tmp_path / "dest")
     assert_same_as_doveadm(source, f"maildir:{copy}", doveadm)
     reread = open_storage(f"maildir:{tmp_path}/dest", user="u", home=None)
     for meta in source.list_mailboxes():
@@ -70,7 +78,7 @@ def test_inbox_and_control_parameters_agree_with_doveadm(tmp_path: Path, sample_
     source = open_storage(f"maildir:{sample_maildir}", user="u", home=None)
     destination = open_storage(location(tmp_path / "dest"), user="u", home=None, create=True)
     copy_all(source, destination)
-    copy = doveadm.copy(tmp_path / "dest", "dest")
+    copy = doveadm.copy(tmp_path / "dest")
     assert_same_as_doveadm(destination, location(copy), doveadm)
 
 
@@ -82,24 +90,20 @@ def test_fs_layout_written_by_dmf_reads_the_same_in_doveadm(tmp_path: Path,
                                create=True)
     assert destination.separator == "/"
     copy_all(source, destination)
-    copy = doveadm.copy(tmp_path / "fs", "fs")
+    copy = doveadm.copy(tmp_path / "fs")
     location = f"maildir:{copy}:LAYOUT=fs"
     assert_same_as_doveadm(destination, location, doveadm)
 
 
 def test_tree_written_by_doveadm_reads_the_same_in_dmf(tmp_path: Path, sample_maildir: Path,
                                                        doveadm: Doveadm) -> None:
-    source = doveadm.copy(sample_maildir, "source")
-    backup = doveadm.workdir / "by-doveadm"
-    backup.mkdir()
-    chown_tree(backup)
-    doveadm.run(f"maildir:{source}", "backup", f"maildir:{backup}/Maildir")
-    location = f"maildir:{backup}/Maildir"
+    backup = doveadm.backup(sample_maildir)
+    location = f"maildir:{backup}"
     doveadm.run(location, "flags", "add", "\\Flagged $Important", "mailbox", "Sent", "1:3")
     doveadm.run(location, "mailbox", "create", "Neu.Ordner")
     doveadm.run(location, "save", "-m", "Neu.Ordner", stdin=b"Subject: saved\n\nby doveadm\n")
     storage = open_storage(location, user="u", home=None)
-    copy = doveadm.copy(backup / "Maildir", "copy")
+    copy = doveadm.copy(backup)
     assert_same_as_doveadm(storage, f"maildir:{copy}", doveadm)
     flagged = [m for m in storage.mailbox("Sent").messages() if "$Important" in m.keywords]
     assert len(flagged) == 3
@@ -109,7 +113,7 @@ def test_recent_count_matches_doveadm(tmp_path: Path, sample_maildir: Path,
                                       doveadm: Doveadm) -> None:
     # a delivery after the uidlist was written: not in the uidlist yet, so \Recent
     (sample_maildir / "cur" / "1800000000.M1P1.late:2,S").write_bytes(b"Subject: late\n\n.\n")
-    copy = doveadm.copy(sample_maildir, "copy")  # before dmf numbers the new files
+    copy = doveadm.copy(sample_maildir)  # before dmf numbers the new files
     storage = open_storage(f"maildir:{sample_maildir}", user="u", home=None)
     names = [meta.name for meta in storage.list_mailboxes()]
     counts = {name: storage.mailbox(name).recent_count() for name in names}
@@ -120,7 +124,7 @@ def test_recent_count_matches_doveadm(tmp_path: Path, sample_maildir: Path,
 
 def test_dovecot_writes_between_scan_and_commit_are_kept(sample_maildir: Path,
                                                          doveadm: Doveadm) -> None:
-    tree = doveadm.copy(sample_maildir, "shared")
+    tree = doveadm.copy(sample_maildir)
     location = f"maildir:{tree}"
     box = open_storage(location, user="u", home=None, owner=(5000, 5000)).mailbox("Sent")
     before = list(box.messages())
@@ -137,7 +141,7 @@ def test_dovecot_writes_between_scan_and_commit_are_kept(sample_maildir: Path,
 
 def test_a_requested_uid_taken_meanwhile_is_a_temporary_error(sample_maildir: Path,
                                                               doveadm: Doveadm) -> None:
-    tree = doveadm.copy(sample_maildir, "shared")
+    tree = doveadm.copy(sample_maildir)
     location = f"maildir:{tree}"
     box = open_storage(location, user="u", home=None, owner=(5000, 5000)).mailbox("Sent")
     wanted = box.meta.uidnext
@@ -162,7 +166,7 @@ def test_sizes_and_pop3_fields_agree_with_doveadm(tmp_path: Path, doveadm: Dovea
                 .mailbox("INBOX").messages())
     assert [(m.pop3_uidl, m.pop3_order) for m in ours] == [("uidl-0", 9), ("uidl-1", 8),
                                                            ("uidl-2", 7)]
-    copy = doveadm.copy(tmp_path / "m", "m")
+    copy = doveadm.copy(tmp_path / "m")
     rows = doveadm.table(f"maildir:{copy}", "fetch", "uid size.physical size.virtual pop3.uidl",
                          "mailbox", "INBOX")
     assert [(int(row["uid"]), int(row["size.physical"]), int(row["size.virtual"]),
@@ -172,7 +176,7 @@ def test_sizes_and_pop3_fields_agree_with_doveadm(tmp_path: Path, doveadm: Dovea
 
 
 def test_keyword_letters_given_out_meanwhile_are_never_mixed_up(doveadm: Doveadm) -> None:
-    location = f"maildir:{doveadm.workdir}/kw"
+    location = f"maildir:{doveadm.new_dir()}/kw"
     storage = open_storage(location, user="u", home=None, owner=(5000, 5000), create=True)
     box = storage.create_mailbox("INBOX")
     box.save(MessageMeta(0, "first"), Body(open=lambda: io.BytesIO(b"first\n")))
@@ -193,7 +197,7 @@ def test_keyword_letters_given_out_meanwhile_are_never_mixed_up(doveadm: Doveadm
 
 def test_writes_into_a_source_opened_without_owner_stay_dovecots(sample_maildir: Path,
                                                                 doveadm: Doveadm) -> None:
-    tree = doveadm.copy(sample_maildir, "source")
+    tree = doveadm.copy(sample_maildir)
     location = f"maildir:{tree}"
     (tree / ".Sent" / "new" / "1800000000.M1P1.delivered").write_bytes(b"Subject: new\n\n.\n")
     os.chown(tree / ".Sent" / "new" / "1800000000.M1P1.delivered", 5000, 5000)

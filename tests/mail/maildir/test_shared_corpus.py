@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dmf.mail.location import open_storage
+from tests.fixtures.dovecot import Doveadm
 from tests.mail.copying import copy_all
-from tests.mail.doveadm import Doveadm
 from tests.mail.maildir.test_doveadm_interop import dmf_view, on_disk_name
 
 pytestmark = pytest.mark.interop
@@ -37,7 +37,7 @@ def test_hostile_corpus_copies_and_reads_the_same_in_doveadm(tmp_path: Path,
         for message in box.messages():
             with box.open_body(message.uid) as original, copy.open_body(message.uid) as stored:
                 assert original.read() == stored.read()
-    tree = doveadm.copy(tmp_path / "dest", "dest")
+    tree = doveadm.copy(tmp_path / "dest")
     for name in names:
         if name.startswith("~"):
             continue
