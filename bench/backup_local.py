@@ -15,18 +15,23 @@ Skips (exit 0, a message) when make_corpus.py or doveadm is missing.
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
+
+# doveadm is run by the tests' own wrapper (one place knows how to run it standalone)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from tests.fixtures.dovecot import Doveadm, find_doveadm  # noqa: E402
 
 MAKE_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "bench" / "make_corpus.py"
 FALLBACK_MAKE_CORPUS = Path("/work/shared/bench/make_corpus.py")
-MAIL_UID = 5000
 TARGETS = {"full vs doveadm": 0.6, "full vs cp -a": 2.0, "no-change seconds": 0.4,
            "peak memory MB": 100.0}
 NO_CHANGE_RUNS = 3
@@ -60,35 +65,8 @@ def median(samples: list[Timed]) -> Timed:
     return sorted(samples, key=lambda timed: timed.seconds)[len(samples) // 2]
 
 
-def chown_tree(root: Path, uid: int) -> None:
-    os.chown(root, uid, uid)
-    for directory, dirs, files in os.walk(root):
-        for name in dirs + files:
-            os.chown(os.path.join(directory, name), uid, uid, follow_symlinks=False)
-
-
-class Doveadm:
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self.binary = binary
-        self.home = workdir / "doveadm-home"
-        self.home.mkdir(exist_ok=True)
-        run_dir = workdir / "doveadm-run"
-        run_dir.mkdir(exist_ok=True)
-        self.config = workdir / "dovecot.conf"
-        self.config.write_text(f"base_dir = {run_dir}\nstate_dir = {run_dir}\n"
-                               "log_path = /dev/stderr\nssl = no\n"
-                               f"mail_location = maildir:{workdir}/unused\n")
-        self.as_root = os.geteuid() == 0
-        if self.as_root:
-            for path in (self.home, run_dir, self.config):
-                os.chown(path, MAIL_UID, MAIL_UID)
-
-    def backup(self, source: Path, dest: Path) -> Timed:
-        command = [self.binary, "-c", str(self.config), "-o", f"mail_location=maildir:{source}",
-                   "-o", f"mail_home={self.home}"]
-        if self.as_root:
-            command += ["-o", f"mail_uid={MAIL_UID}", "-o", f"mail_gid={MAIL_UID}"]
-        return run([*command, "backup", f"maildir:{dest}"], {**os.environ, "USER": "bench"})
+def doveadm_backup(doveadm: Doveadm, source: Path, dest: Path) -> Timed:
+    return run(doveadm.argv(source, "backup", f"maildir:{dest}"), doveadm.env)
 
 
 def dmf_backup(source: Path, dest: Path) -> Timed:
@@ -97,7 +75,7 @@ def dmf_backup(source: Path, dest: Path) -> Timed:
 
 
 def bench_size(messages: int, workdir: Path, make_corpus: Path,
-               doveadm: Doveadm) -> dict[str, float]:
+               doveadm_binary: str) -> dict[str, float]:
     base = workdir / f"n{messages}"
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir()
@@ -107,18 +85,15 @@ def bench_size(messages: int, workdir: Path, make_corpus: Path,
     size_mb = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file()) / 1e6
 
     copy = run(["cp", "-a", str(corpus), str(base / "dmf-source")])
-    shutil.copytree(corpus, base / "doveadm-source", symlinks=True)
-    if doveadm.as_root:
-        chown_tree(base / "doveadm-source", MAIL_UID)
-        (base / "doveadm-dest").mkdir()
-        os.chown(base / "doveadm-dest", MAIL_UID, MAIL_UID)
+    doveadm = Doveadm(doveadm_binary, base / "doveadm", fsync=True)
+    doveadm_source = doveadm.copy(corpus)
+    doveadm_dest = doveadm.new_dir() / "Maildir"
 
     ours_full = dmf_backup(base / "dmf-source", base / "dmf-dest" / "Maildir")
     ours_again = median([dmf_backup(base / "dmf-source", base / "dmf-dest" / "Maildir")
                          for _ in range(NO_CHANGE_RUNS)])
-    theirs_full = doveadm.backup(base / "doveadm-source", base / "doveadm-dest" / "Maildir")
-    theirs_again = median([doveadm.backup(base / "doveadm-source",
-                                          base / "doveadm-dest" / "Maildir")
+    theirs_full = doveadm_backup(doveadm, doveadm_source, doveadm_dest)
+    theirs_again = median([doveadm_backup(doveadm, doveadm_source, doveadm_dest)
                            for _ in range(NO_CHANGE_RUNS)])
 
     peak_mb = max(ours_full.max_rss_kb, ours_again.max_rss_kb) / 1024
@@ -148,16 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the trees afterwards")
     args = parser.parse_args(argv)
     make_corpus = next((p for p in (MAKE_CORPUS, FALLBACK_MAKE_CORPUS) if p.exists()), None)
-    binary = shutil.which("doveadm")
+    binary = find_doveadm()
     if make_corpus is None or binary is None:
         print("skipped: needs ../shared/bench/make_corpus.py and doveadm")
         return 0
     args.workdir.mkdir(parents=True, exist_ok=True)
     args.workdir.chmod(0o755)
-    doveadm = Doveadm(binary, args.workdir)
     try:
         for messages in args.messages:
-            bench_size(messages, args.workdir, make_corpus, doveadm)
+            bench_size(messages, args.workdir, make_corpus, binary)
     finally:
         if not args.keep:
             for messages in args.messages:
