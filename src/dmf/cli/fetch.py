@@ -17,8 +17,10 @@ import click
 
 from dmf.cli import mailbox_masks
 from dmf.cli.formatters import Column, make_printer
+from dmf.cli.mail_user import MailUser
+from dmf.cli.mailbox import user_options
 from dmf.cli.run import guarded, report
-from dmf.cli.session import command_user, display_name, open_store, start
+from dmf.cli.session import display_name, open_user_store, run_per_user, start
 from dmf.cli.sizes import virtual_size
 from dmf.errors import UsageError
 from dmf.mail.model import DELETED, FLAGGED, SEEN, SYSTEM_FLAGS, MailboxMeta, MessageMeta
@@ -112,12 +114,20 @@ def parse_query(words: Sequence[str]) -> Query:
     return query
 
 
-def imap_flags(message: MessageMeta) -> str:
-    """Flags as doveadm prints them: system flags in IMAP order, then keywords."""
+def imap_flags(message: MessageMeta, keyword_order: Sequence[str] = ()) -> str:
+    """Flags as doveadm prints them: system flags in IMAP order, then keywords in the
+    mailbox's keyword order (any the order does not know, alphabetically, after them)."""
     names = [flag for flag in _FLAG_ORDER if flag in message.flags]
     names += [flag for flag in sorted(message.flags - SYSTEM_FLAGS - set(_FLAG_ORDER))]
-    names += sorted(message.keywords)
+    names += [keyword for keyword in keyword_order if keyword in message.keywords]
+    names += sorted(message.keywords.difference(keyword_order))
     return " ".join(names)
+
+
+def keyword_order(mailbox: Mailbox) -> tuple[str, ...]:
+    """A store that knows its keywords' order (Maildir) tells it; others print them sorted."""
+    ordered = getattr(mailbox, "keyword_order", None)
+    return ordered() if ordered is not None else ()
 
 
 def local_time(epoch: float) -> str:
@@ -161,6 +171,7 @@ class FetchSubject:
     display: str
     seq: int
     message: MessageMeta
+    keywords: Sequence[str] = ()  # the mailbox's keyword order
 
 
 def field_value(name: str, item: FetchSubject) -> str:
@@ -178,7 +189,7 @@ def field_value(name: str, item: FetchSubject) -> str:
     if name == "guid":
         return message.guid
     if name == "flags":
-        return imap_flags(message)
+        return imap_flags(message, item.keywords)
     if name == "modseq":
         return str(message.modseq)
     if name == "size.physical":
@@ -220,40 +231,53 @@ def _message_part(item: FetchSubject, name: str) -> str:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-u", "user", metavar="USER", help="The user (default: $USER).")
+@user_options
 @click.argument("fields")
 @click.argument("query", nargs=-1, required=True)
 @click.pass_context
 @guarded
-def fetch(ctx: click.Context, user: str | None, fields: str, query: tuple[str, ...]) -> None:
+def fetch(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
+          fields: str, query: tuple[str, ...]) -> None:
     """Print FIELDS ("uid guid flags date.received size.physical hdr.message-id ...") of the
     messages matching QUERY (e.g. mailbox INBOX)."""
     session = start(ctx)
     names = parse_fields(fields)
     search = parse_query(query)
-    mail_user = command_user(session, user)
-    storage = open_store(mail_user.location, user=mail_user.name, home=mail_user.home)
-    printer = make_printer(session.options.formatter or "pager", [Column(n) for n in names],
-                           sys.stdout)
-    exit_code = 0
-    try:
-        for meta in storage.list_mailboxes():
-            display = display_name(meta.name, storage)
-            if not search.covers_mailbox(display, meta, storage.separator):
-                continue
-            try:
-                box = storage.mailbox(meta.name)
+    with_user = bool(all_users or users_file)
+    columns = ([Column("username", hide_title=True)] if with_user else []) + [
+        Column(n) for n in names]
+    printer = make_printer(session.options.formatter or "pager", columns, sys.stdout)
+
+    def run(mail_user: MailUser) -> int:
+        storage = open_user_store(mail_user, create_missing=False)
+        if storage is None:
+            return 0  # a store not created yet holds no messages
+        prefix = [mail_user.name] if with_user else []
+        exit_code = 0
+        try:
+            for meta in storage.list_mailboxes():
+                display = display_name(meta.name, storage)
+                if not search.covers_mailbox(display, meta, storage.separator):
+                    continue
                 try:
-                    for seq, message in enumerate(box.messages(), start=1):
-                        if search.covers_message(message):
-                            item = FetchSubject(mail_user.name, box, display, seq, message)
-                            printer.row([field_value(n, item) for n in names])
-                finally:
-                    box.close()
-            except Exception as exc:  # noqa: BLE001 - report per mailbox, go on with the rest
-                exit_code = report(exc, debug=session.options.debug)
-        printer.flush()
-    finally:
-        storage.close()
+                    box = storage.mailbox(meta.name)
+                    try:
+                        order = keyword_order(box)
+                        for seq, message in enumerate(box.messages(), start=1):
+                            if search.covers_message(message):
+                                item = FetchSubject(mail_user.name, box, display, seq, message,
+                                                    order)
+                                printer.row(prefix + [field_value(n, item) for n in names])
+                    finally:
+                        box.close()
+                except Exception as exc:  # noqa: BLE001 - report per mailbox, go on
+                    exit_code = report(exc, debug=session.options.debug)
+        finally:
+            storage.close()
+        return exit_code
+
+    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
+                             run=run)
+    printer.flush()
     if exit_code:
         ctx.exit(exit_code)

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import click
 
 from dmf.cli import mailbox_masks
 from dmf.cli.formatters import Column, make_printer
+from dmf.cli.mail_user import MailUser
 from dmf.cli.run import guarded, report
 from dmf.cli.session import (
     Session,
-    command_user,
     display_name,
     internal_name,
-    open_store,
+    open_user_store,
+    require_location,
+    run_per_user,
     start,
 )
 from dmf.cli.sizes import virtual_size
@@ -29,8 +32,10 @@ from dmf.mail.storage import Mailbox, Storage
 STATUS_FIELDS = ("messages", "recent", "uidnext", "uidvalidity", "unseen", "highestmodseq",
                  "vsize", "guid")
 TOTAL_FIELDS = frozenset({"messages", "recent", "unseen", "vsize"})  # what -t can sum
-PATH_TYPES = ("index", "control", "dir", "alt")
+PATH_TYPES = ("index", "control", "dir")  # Dovecot 2.3 has no `-t alt`
 _MESSAGE_FIELDS = frozenset({"messages", "unseen", "vsize"})  # need a pass over the messages
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def parse_status_fields(text: str, *, total: bool) -> tuple[str, ...]:
@@ -83,40 +88,67 @@ def mailbox_status(mailbox: Mailbox, fields: Sequence[str]) -> MailboxStatus:
                          vsize=vsize)
 
 
-def _open_user_store(session: Session, user: str | None) -> Storage:
-    mail_user = command_user(session, user)
-    return open_store(mail_user.location, user=mail_user.name, home=mail_user.home)
-
-
-def selected_mailboxes(storage: Storage,
+def selected_mailboxes(storage: Storage | None,
                        masks: Sequence[str]) -> Iterator[tuple[str, MailboxMeta | None]]:
-    """(display name, meta) for each covered mailbox; meta None for an exact mask that names
-    no mailbox (reported by the caller as doveadm does, after the others)."""
-    listed = {display_name(meta.name, storage): meta for meta in storage.list_mailboxes()}
-    for name in mailbox_masks.select(listed, masks, storage.separator):
+    """(display name, meta) for each covered mailbox. As doveadm: one exact mask names its
+    mailbox directly (meta None when it does not exist: the caller reports it); several masks,
+    or a glob, filter the listing (names that match nothing are skipped). A store that does
+    not exist yet lists nothing."""
+    separator = storage.separator if storage is not None else "."
+    listed = ({display_name(meta.name, storage): meta for meta in storage.list_mailboxes()}
+              if storage is not None else {})
+    if len(masks) == 1 and not mailbox_masks.is_glob(masks[0]):
+        found = [name for name in listed if mailbox_masks.matches_any(name, masks, separator)]
+        yield (found[0], listed[found[0]]) if found else (masks[0], None)
+        return
+    for name in mailbox_masks.select(listed, masks, separator):
         yield name, listed[name]
-    for mask in masks:
-        if not mailbox_masks.is_glob(mask) and not any(
-                mailbox_masks.matches_any(name, [mask], storage.separator) for name in listed):
-            yield mask, None
 
 
 def _printer_kind(session: Session, default: str) -> str:
     return session.options.formatter or default
 
 
-def filesystem_path(storage: Storage, name: str, path_type: str) -> Path | None:
-    """Where a file-based store keeps the mailbox (its `layout`); None for `alt`, as dmf
-    writes no alternate storage. Index files live with the mail, as dmf writes none."""
-    layout = getattr(storage, "layout", None)
-    if layout is None:
-        raise NotPossibleError(f"Mailbox {name}: this store has no filesystem paths")
-    canonical = layout.canonical(name)
-    if path_type == "alt":
-        return None
+def _user_column(all_users: bool, users_file: str | None) -> list[Column]:
+    """doveadm prefixes every row with the user (title hidden) when it runs for -A or -F."""
+    return [Column("username", hide_title=True)] if all_users or users_file else []
+
+
+def _wants_one_inbox(masks: Sequence[str]) -> bool:
+    return len(masks) == 1 and masks[0].upper() == "INBOX"
+
+
+def filesystem_path(location: str, user: str, home: str | None, name: str,
+                    path_type: str) -> Path | None:
+    """Where Dovecot keeps mailbox `name` (as the user writes it, with the store's
+    separator), from the location alone: the store need not exist. None for the index of
+    INDEX=MEMORY."""
+    if location.partition(":")[0].lower() != "maildir":
+        raise NotPossibleError(f"Mailbox {name}: mailbox path is supported for maildir only")
+    from dmf.mail.location import parse_maildir
+
+    layout = parse_maildir(location, user=user, home=home)
+    canonical = layout.canonical(name.replace(layout.separator, "/"))
+    if path_type == "index":
+        return layout.index_dir(canonical)
     if path_type == "control":
         return layout.control_dir(canonical)
     return layout.mail_dir(canonical)
+
+
+_USER_OPTIONS = (
+    click.option("-u", "user", metavar="USER", help="The user (default: $USER)."),
+    click.option("-A", "all_users", is_flag=True, help="Every user of the userdb."),
+    click.option("-F", "users_file", metavar="FILE",
+                 help="The users listed in FILE, one a line."),
+)
+
+
+def user_options(command: Callable[P, R]) -> Callable[P, R]:
+    """doveadm's -u / -A / -F, shared by every inspection command."""
+    for option in reversed(_USER_OPTIONS):
+        command = option(command)
+    return command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,77 +157,111 @@ def mailbox() -> None:
 
 
 @mailbox.command("status")
-@click.option("-u", "user", metavar="USER", help="The user (default: $USER).")
+@user_options
 @click.option("-t", "total", is_flag=True, help="Sum the fields over all matching mailboxes.")
 @click.argument("fields")
 @click.argument("masks", nargs=-1, required=True)
 @click.pass_context
 @guarded
-def status(ctx: click.Context, user: str | None, total: bool, fields: str,
-           masks: tuple[str, ...]) -> None:
+def status(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
+           total: bool, fields: str, masks: tuple[str, ...]) -> None:
     """Print FIELDS ("messages vsize uidnext uidvalidity highestmodseq guid unseen recent" or
     "all") of the mailboxes matching MASK..."""
     session = start(ctx)
     wanted = parse_status_fields(fields, total=total)
-    storage = _open_user_store(session, user)
-    columns = ([] if total else [Column("mailbox", hide_title=True)]) + [Column(f)
-                                                                          for f in wanted]
+    columns = (_user_column(all_users, users_file)
+               + ([] if total else [Column("mailbox", hide_title=True)])
+               + [Column(f) for f in wanted])
     printer = make_printer(_printer_kind(session, "flow"), columns, sys.stdout)
-    exit_code = 0
-    sums = dict.fromkeys(wanted, 0)
-    try:
-        for name, meta in selected_mailboxes(storage, masks):
-            try:
-                if meta is None:
-                    raise NotFoundError(f"Mailbox {name}: Failed to lookup mailbox status: "
-                                        f"Mailbox doesn't exist: {name}")
-                box = storage.mailbox(internal_name(name, storage))
+    user_prefix = bool(all_users or users_file)
+
+    def run(mail_user: MailUser) -> int:
+        # Dovecot opens a single exact INBOX directly, creating a missing store on the way
+        storage = open_user_store(mail_user, create_missing=_wants_one_inbox(masks))
+        prefix = [mail_user.name] if user_prefix else []
+        exit_code = 0
+        sums = dict.fromkeys(wanted, 0)
+        try:
+            for name, meta in selected_mailboxes(storage, masks):
                 try:
-                    result = mailbox_status(box, wanted)
-                finally:
-                    box.close()
-            except Exception as exc:  # noqa: BLE001 - one mailbox failing must not stop the rest
-                exit_code = report(exc, debug=session.options.debug)
-                continue
+                    if meta is None or storage is None:
+                        raise NotFoundError(f"Mailbox {name}: Failed to lookup mailbox "
+                                            f"status: Mailbox doesn't exist: {name}")
+                    box = storage.mailbox(internal_name(name, storage))
+                    try:
+                        result = mailbox_status(box, wanted)
+                    finally:
+                        box.close()
+                except Exception as exc:  # noqa: BLE001 - one mailbox failing must not stop the rest
+                    exit_code = report(exc, debug=session.options.debug)
+                    continue
+                if total:
+                    for field in wanted:
+                        sums[field] += int(result.value(field))
+                else:
+                    printer.row(prefix + [name] + [result.value(field) for field in wanted])
             if total:
-                for field in wanted:
-                    sums[field] += int(result.value(field))
-            else:
-                printer.row([name] + [result.value(field) for field in wanted])
-        if total:
-            printer.row([str(sums[field]) for field in wanted])
-        printer.flush()
-    finally:
-        storage.close()
+                printer.row(prefix + [str(sums[field]) for field in wanted])
+        finally:
+            if storage is not None:
+                storage.close()
+        return exit_code
+
+    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
+                             run=run)
+    printer.flush()
     if exit_code:
         ctx.exit(exit_code)
 
 
 @mailbox.command("list")
-@click.option("-u", "user", metavar="USER", help="The user (default: $USER).")
+@user_options
 @click.option("-s", "subscribed", is_flag=True, help="Only subscribed mailboxes.")
 @click.option("-7", "mutf7", is_flag=True, help="Names in modified UTF-7.")
 @click.option("-8", "utf8", is_flag=True, help="Names in UTF-8 (the default).")
 @click.argument("masks", nargs=-1)
 @click.pass_context
 @guarded
-def list_(ctx: click.Context, user: str | None, subscribed: bool, mutf7: bool, utf8: bool,
-          masks: tuple[str, ...]) -> None:
-    """List the mailboxes matching MASK... (all when none is given)."""
+def list_(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
+          subscribed: bool, mutf7: bool, utf8: bool, masks: tuple[str, ...]) -> None:
+    """List the mailboxes matching MASK... (all when none is given). One exact MASK is
+    printed as given, whether or not it exists, as doveadm does."""
     session = start(ctx)
-    storage = _open_user_store(session, user)
-    try:
-        if subscribed:
-            names = [display_name(name, storage) for name in sorted(storage.subscriptions())]
-        else:
-            names = [display_name(meta.name, storage) for meta in storage.list_mailboxes()]
-        printer = make_printer(_printer_kind(session, "flow"),
-                               [Column("mailbox", hide_title=True)], sys.stdout)
-        for name in mailbox_masks.select(names, masks, storage.separator):
-            printer.row([_encode_mutf7(name) if mutf7 and not utf8 else name])
-        printer.flush()
-    finally:
-        storage.close()
+    columns = _user_column(all_users, users_file) + [Column("mailbox", hide_title=True)]
+    printer = make_printer(_printer_kind(session, "flow"), columns, sys.stdout)
+    user_prefix = bool(all_users or users_file)
+
+    def run(mail_user: MailUser) -> int:
+        storage = open_user_store(mail_user, create_missing=False)
+        prefix = [mail_user.name] if user_prefix else []
+        try:
+            for name in listed_names(storage, masks, subscribed=subscribed):
+                printer.row(prefix + [_encode_mutf7(name) if mutf7 and not utf8 else name])
+        finally:
+            if storage is not None:
+                storage.close()
+        return 0
+
+    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
+                             run=run)
+    printer.flush()
+    if exit_code:
+        ctx.exit(exit_code)
+
+
+def listed_names(storage: Storage | None, masks: Sequence[str], *,
+                 subscribed: bool) -> list[str]:
+    """What `mailbox list` prints. A store that does not exist yet lists only INBOX, as
+    doveadm does (though `mailbox status` of `*` finds nothing there)."""
+    if len(masks) == 1 and not mailbox_masks.is_glob(masks[0]):
+        return [masks[0]]
+    if storage is None:
+        return [] if subscribed else mailbox_masks.select(["INBOX"], masks, ".")
+    if subscribed:
+        names = [display_name(name, storage) for name in sorted(storage.subscriptions())]
+    else:
+        names = [display_name(meta.name, storage) for meta in storage.list_mailboxes()]
+    return mailbox_masks.select(names, masks, storage.separator)
 
 
 def _encode_mutf7(name: str) -> str:
@@ -205,22 +271,30 @@ def _encode_mutf7(name: str) -> str:
 
 
 @mailbox.command("path")
-@click.option("-u", "user", metavar="USER", help="The user (default: $USER).")
+@user_options
 @click.option("-t", "path_type", type=click.Choice(PATH_TYPES), default="index",
-              show_default=True, help="Which path: index, control, dir or alt.")
+              show_default=True, help="Which path: index, control or dir.")
 @click.argument("name")
 @click.pass_context
 @guarded
-def path(ctx: click.Context, user: str | None, path_type: str, name: str) -> None:
+def path(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
+         path_type: str, name: str) -> None:
     """Print the filesystem path of mailbox NAME (doveadm mailbox path)."""
     session = start(ctx)
-    storage = _open_user_store(session, user)
-    try:
-        found = filesystem_path(storage, internal_name(name, storage), path_type)
-        printer = make_printer(_printer_kind(session, "flow"),
-                               [Column("path", hide_title=True)], sys.stdout)
-        if found is not None:
-            printer.row([str(found)])
-        printer.flush()
-    finally:
-        storage.close()
+    columns = _user_column(all_users, users_file) + [Column("path", hide_title=True)]
+    printer = make_printer(_printer_kind(session, "flow"), columns, sys.stdout)
+    user_prefix = bool(all_users or users_file)
+
+    def run(mail_user: MailUser) -> int:
+        location = require_location(mail_user.location)
+        found = filesystem_path(location, mail_user.name, mail_user.home, name, path_type)
+        prefix = [mail_user.name] if user_prefix else []
+        if found is not None:  # INDEX=MEMORY: doveadm prints nothing
+            printer.row(prefix + [str(found)])
+        return 0
+
+    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
+                             run=run)
+    printer.flush()
+    if exit_code:
+        ctx.exit(exit_code)

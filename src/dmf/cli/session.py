@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
 from dmf.cli.context import GlobalOptions
-from dmf.cli.mail_user import MailUser, default_user, lookup_user
-from dmf.errors import ConfigError
+from dmf.cli.mail_user import MailUser, default_user, lookup_user, user_names
+from dmf.cli.run import report
+from dmf.errors import EXIT_OK, ConfigError
 from dmf.mail.settings import MailSettings, load_settings
 from dmf.mail.storage import Storage
 from dmf.mail.userdb import UserdbChain, userdb_from_settings
@@ -38,12 +42,17 @@ def command_user(session: Session, user: str | None) -> MailUser:
 
 def open_store(location: str | None, *, user: str, home: str | None,
                owner: tuple[int, int] | None = None, create: bool = False) -> Storage:
+    from dmf.mail.location import open_storage
+
+    return open_storage(require_location(location), user=user, home=home, owner=owner,
+                        create=create)
+
+
+def require_location(location: str | None) -> str:
     if not location:
         raise ConfigError("mail_location not set: use -o mail_location=maildir:PATH, a "
                           "userdb mail field, or mail_location in -c FILE")
-    from dmf.mail.location import open_storage
-
-    return open_storage(location, user=user, home=home, owner=owner, create=create)
+    return location
 
 
 def display_name(name: str, storage: Storage) -> str:
@@ -53,3 +62,66 @@ def display_name(name: str, storage: Storage) -> str:
 
 def internal_name(name: str, storage: Storage) -> str:
     return name if storage.separator == "/" else name.replace(storage.separator, "/")
+
+
+def run_per_user(session: Session, *, user: str | None, all_users: bool,
+                 users_file: str | None, run: Callable[[MailUser], int],
+                 prefix: str | None = None) -> int:
+    """Run a command for each user of -u / -A / -F (or $USER), as doveadm does: one user
+    failing is reported and the others still run. Returns the exit code: the first failure's,
+    else 2 if a user must run again, else 0."""
+    exit_code = EXIT_OK
+    for name, explicit in user_names(session.settings, session.userdb, user=user,
+                                     all_users=all_users, users_file=users_file):
+        try:
+            code = run(lookup_user(session.settings, session.userdb, name, explicit=explicit))
+        except Exception as exc:  # noqa: BLE001 - one user failing must not stop the others
+            code = report(exc, prefix=prefix.format(user=name) if prefix else None,
+                          debug=session.options.debug)
+        if code != EXIT_OK and exit_code in (EXIT_OK, 2):
+            exit_code = code
+    return exit_code
+
+
+def open_user_store(mail_user: MailUser, *, create_missing: bool) -> Storage | None:
+    """The user's store for an inspection command. Dovecot treats a mail location whose
+    directory does not exist yet (a user who never received mail) as an empty store: None
+    then, or with create_missing, the store created as Dovecot creates it on first use,
+    owned as the user's mail would be."""
+    if not mail_user.location:
+        return open_store(None, user=mail_user.name, home=mail_user.home)
+    from dmf.mail.location import storage_exists
+
+    if storage_exists(mail_user.location, user=mail_user.name, home=mail_user.home):
+        return open_store(mail_user.location, user=mail_user.name, home=mail_user.home)
+    if not create_missing:
+        return None
+    owner = mail_user.owner
+    if owner is None and os.geteuid() == 0:
+        owner = parent_owner(destination_root(mail_user.location, mail_user.name,
+                                              mail_user.home))
+    return open_store(mail_user.location, user=mail_user.name, home=mail_user.home,
+                      owner=owner, create=True)
+
+
+def destination_root(location: str, user: str, home: str | None) -> Path | None:
+    """The directory a maildir location names (None for other formats, which open_storage
+    refuses with its own error)."""
+    if not location.lower().startswith("maildir:"):
+        return None
+    from dmf.mail.location import parse_maildir
+
+    return parse_maildir(location, user=user, home=home).root
+
+
+def parent_owner(path: Path | None) -> tuple[int, int] | None:
+    """The owner of the nearest existing ancestor of `path`: new mail blends into its tree."""
+    if path is None:
+        return None
+    for candidate in (path.parent, *path.parent.parents):
+        try:
+            info = candidate.stat()
+        except OSError:
+            continue
+        return info.st_uid, info.st_gid
+    return None

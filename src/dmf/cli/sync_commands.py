@@ -10,20 +10,25 @@ import os
 import re
 import sys
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import click
 
 from dmf.cli.mail_user import (
     MailUser,
-    lookup_user,
     replica_location,
     require_local,
-    user_names,
 )
 from dmf.cli.progress import CliReporter, configure_debug_logging
-from dmf.cli.run import guarded, report
-from dmf.cli.session import Session, internal_name, open_store, start
+from dmf.cli.run import guarded
+from dmf.cli.session import (
+    Session,
+    destination_root,
+    internal_name,
+    open_store,
+    parent_owner,
+    run_per_user,
+    start,
+)
 from dmf.dsync.brain import sync_user
 from dmf.dsync.dates import parse_date
 from dmf.dsync.options import SyncMode, SyncOptions
@@ -69,29 +74,6 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
         io_timeout=float(io_timeout), state=state)
     return BackupRequest(reverse=reverse, use_replica=use_replica, destination=destination,
                          options=options)
-
-
-def destination_root(location: str, user: str, home: str | None) -> Path | None:
-    """The directory a maildir location names (None for other formats, which open_storage
-    refuses with its own error)."""
-    if not location.lower().startswith("maildir:"):
-        return None
-    from dmf.mail.location import parse_maildir
-
-    return parse_maildir(location, user=user, home=home).root
-
-
-def parent_owner(path: Path | None) -> tuple[int, int] | None:
-    """The owner of the nearest existing ancestor of `path`: new mail blends into its tree."""
-    if path is None:
-        return None
-    for candidate in (path.parent, *path.parent.parents):
-        try:
-            info = candidate.stat()
-        except OSError:
-            continue
-        return info.st_uid, info.st_gid
-    return None
 
 
 def _localize(options: SyncOptions, storage: Storage) -> SyncOptions:
@@ -176,17 +158,13 @@ def backup(ctx: click.Context, user: str | None, all_users: bool, users_file: st
         excludes=excludes, start_date=start_date, end_date=end_date, io_timeout=io_timeout,
         state=state, use_replica=use_replica, destination=destination)
     session = start(ctx)
-    exit_code = EXIT_OK
-    for name, explicit in user_names(session.settings, session.userdb, user=user,
-                                     all_users=all_users, users_file=users_file):
+
+    def run(mail_user: MailUser) -> int:
         if session.options.debug:
-            configure_debug_logging(name)
-        try:
-            mail_user = lookup_user(session.settings, session.userdb, name, explicit=explicit)
-            code = backup_user(session, request, mail_user)
-        except Exception as exc:  # noqa: BLE001 - one user failing must not stop the others
-            code = report(exc, prefix=f"dsync({name})", debug=session.options.debug)
-        if code != EXIT_OK and exit_code in (EXIT_OK, 2):
-            exit_code = code
+            configure_debug_logging(mail_user.name)
+        return backup_user(session, request, mail_user)
+
+    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
+                             run=run, prefix="dsync({user})")
     if exit_code != EXIT_OK:
         ctx.exit(exit_code)

@@ -2,9 +2,10 @@
 expansion (also `%{user}`, `%{username}`, `%{domain}`, `%{home}`, the `L` lower-case modifier
 and `%%`). `::` is a literal colon in a path, as in Dovecot.
 
-Keys: INBOX=, CONTROL=, LAYOUT=maildir++|fs are honoured; INDEX=, INDEXPVT=, INDEXSHARED= and
-VOLATILEDIR= name where Dovecot keeps its own caches and are accepted and ignored (dmf writes no
-index files); other keys Dovecot knows but dmf does not implement are NotPossibleError, unknown
+Keys: INBOX=, CONTROL=, LAYOUT=maildir++|fs are honoured; INDEX= (a path or MEMORY) is
+kept only to report where Dovecot's index lives (dmf writes no index files); INDEXPVT=,
+INDEXSHARED= and VOLATILEDIR= name other Dovecot caches and are accepted and ignored;
+other keys Dovecot knows but dmf does not implement are NotPossibleError, unknown
 keys ConfigError. Schemes other than maildir (mbox, imapc, ...) are NotPossibleError for now.
 """
 
@@ -20,7 +21,7 @@ from dmf.mail.maildir.mailbox import create_maildir
 from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.maildir.store import MaildirStorage
 
-_IGNORED_KEYS = {"INDEX", "INDEXPVT", "INDEXSHARED", "VOLATILEDIR"}
+_IGNORED_KEYS = {"INDEXPVT", "INDEXSHARED", "VOLATILEDIR"}
 _UNSUPPORTED_KEYS = {"DIRNAME", "FULLDIRNAME", "SUBSCRIPTIONS", "ALT", "NO-NOSELECT", "UTF8",
                      "ITERINDEX", "BROKENCHARS", "MAILBOXDIR", "LISTINDEX"}
 _VARIABLE = re.compile(r"%(L?)(?:([unhd%])|\{(user|username|domain|home)\})")
@@ -85,21 +86,35 @@ def parse_maildir(location: str, *, user: str, home: str | None) -> MaildirLayou
             raise ConfigError(f"mail location {location!r}: {part!r} is not KEY=VALUE")
         if key in _UNSUPPORTED_KEYS:
             raise NotPossibleError(f"mail location {location!r}: {key}= is not supported yet")
-        if key not in _IGNORED_KEYS | {"INBOX", "CONTROL", "LAYOUT"}:
+        if key not in _IGNORED_KEYS | {"INBOX", "CONTROL", "INDEX", "LAYOUT"}:
             raise ConfigError(f"mail location {location!r}: unknown setting {key!r}")
         settings[key] = expand(value, user=user, home=home)
     layout = settings.get("LAYOUT", "maildir++").lower()
     if layout not in ("maildir++", "fs"):
         raise NotPossibleError(f"mail location {location!r}: LAYOUT={layout} is not supported")
+    in_memory = settings.get("INDEX", "").upper() == "MEMORY"
+    if in_memory:
+        del settings["INDEX"]
     paths = {}
-    for key in ("INBOX", "CONTROL"):
+    for key in ("INBOX", "CONTROL", "INDEX"):
         if key in settings:
             path = Path(settings[key])
             if not path.is_absolute():
                 raise ConfigError(f"mail location {location!r}: {key}={settings[key]!r} is not "
                                   "an absolute path")
             paths[key] = path
-    return MaildirLayout(root, layout == "fs", paths.get("INBOX"), paths.get("CONTROL"))
+    return MaildirLayout(root, layout == "fs", paths.get("INBOX"), paths.get("CONTROL"),
+                         paths.get("INDEX"), in_memory)
+
+
+def storage_exists(location: str, *, user: str, home: str | None) -> bool:
+    """Whether open_storage(create=False) finds the store. Dovecot treats a mail location
+    whose directory is missing as an empty store (creating it on first use); inspection
+    commands ask first so that they can do the same."""
+    if not location.lower().startswith("maildir:"):
+        return True  # open_storage reports what is wrong with it
+    layout = parse_maildir(location, user=user, home=home)
+    return layout.root.is_dir() and layout.mail_dir(INBOX).is_dir()
 
 
 def open_storage(location: str, *, user: str, home: str | None,

@@ -34,6 +34,8 @@ class MaildirLayout:
     fs_layout: bool = False
     inbox: Path | None = None  # INBOX= : INBOX somewhere else than the root
     control: Path | None = None  # CONTROL= : control files in a separate tree
+    index: Path | None = None  # INDEX= : where Dovecot keeps its index files (dmf writes none)
+    index_in_memory: bool = False  # INDEX=MEMORY : Dovecot keeps no index files at all
 
     @property
     def separator(self) -> str:
@@ -82,12 +84,21 @@ class MaildirLayout:
     def control_dir(self, name: str) -> Path:
         """Where dovecot-uidlist and dovecot-keywords live. With CONTROL=, Dovecot 2.3 keeps
         INBOX's under CONTROL/.INBOX (checked with `doveadm mailbox path -t control`)."""
-        if self.control is None:
-            return self.mail_dir(name)
+        return self.mail_dir(name) if self.control is None else self._beside(self.control, name)
+
+    def index_dir(self, name: str) -> Path | None:
+        """Where Dovecot keeps the mailbox's index files (`doveadm mailbox path -t index`):
+        the mail directory, or INDEX= laid out as CONTROL= is; None for INDEX=MEMORY."""
+        if self.index_in_memory:
+            return None
+        return self.mail_dir(name) if self.index is None else self._beside(self.index, name)
+
+    def _beside(self, tree: Path, name: str) -> Path:
+        """The mailbox's directory in a separate tree: INBOX gets its own level there."""
         relative = self.relative_dir(name)
         if not relative:
             relative = "INBOX" if self.fs_layout else ".INBOX"
-        return self.control / relative
+        return tree / relative
 
     def list_dirs(self) -> Iterator[tuple[str, Path]]:
         """(name, mail dir) of every mailbox on disk, INBOX first if it exists. Directories

@@ -136,6 +136,22 @@ class MaildirMailbox:
                               int(status.st_mtime), size, vsize, 0, fields.get("P"),
                               int(order) if order.isdigit() else None)
 
+    def keyword_order(self) -> tuple[str, ...]:
+        """The mailbox's keywords in the order Dovecot's index would hold them after its first
+        sync of this Maildir: by first appearance, messages in UID order and letters in
+        filename order (checked with doveadm fetch; not dovecot-keywords' index order, and not
+        alphabetical). `doveadm fetch flags` prints keywords in this order."""
+        self._load()
+        names = self._keyword_names()
+        order: dict[str, None] = {}
+        for uid in sorted(self._files):
+            info = self._files[uid].name.partition(":")[2]
+            for char in info[2:] if info[:2] == "2," else "":
+                name = names.get(ord(char) - 97) if "a" <= char <= "z" else None
+                if name is not None:
+                    order.setdefault(name)
+        return tuple(order)
+
     def _status(self, uid: int) -> os.stat_result:
         """stat of a message file that the scan did not see (saved or renamed since)."""
         return os.stat(self._path(uid))
