@@ -197,3 +197,20 @@ def test_every_key_of_the_seed_has_its_own_environment_name():
     assert len(set(names)) == len(names)
     assert "DMF_DOVEADM_SOURCE_DEFAULT_RETRY_CODE_SLEEP_75" in names
     assert "DMF_WORKER_JOBS_POLLER_SIMULATOR_MAX_WAIT_MS" in names
+
+
+def test_seed_endpoint_example_loads_and_a_typo_inside_it_names_the_key(tmp_path):
+    """Seed 2.2.2.1 shows `endpoints: info: sensitive: false`; the Micronaut endpoint names an
+    operator copies load, a wrong key inside one stays an error."""
+    path = tmp_path / "w.yml"
+    path.write_text("endpoints:\n  info:\n    sensitive: false\n  loggers:\n"
+                    "    write-sensitive: true\n  stop:\n    enabled: false\n", encoding="utf-8")
+    endpoints = load_worker_config([path], {}).endpoints
+    assert endpoints.info.sensitive is False and endpoints.loggers.write_sensitive is True
+    assert endpoints.sensitive("metrics") and endpoints.enabled("prometheus")
+    for typo, key in (("info:\n    sensitiv: false", "endpoints.info.sensitiv"),
+                      ("infos:\n    sensitive: false", "endpoints.infos")):
+        path.write_text(f"endpoints:\n  {typo}\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_worker_config([path], {})
+        assert str(caught.value) == f"{key}: unknown key"

@@ -202,3 +202,20 @@ def test_health_names_each_real_database_and_its_version(db_url):
     assert database["details"]["version"][0].isdigit()
     if product == "MariaDB":
         assert "MariaDB" in database["details"]["version"]
+
+
+MICRONAUT_ENDPOINTS = ("beans", "caches", "env", "flyway", "info", "liquibase", "loggers",
+                       "refresh", "routes", "stop", "threaddump")
+
+
+def test_micronaut_endpoint_switches_copied_from_the_seed_load_and_served_ones_apply():
+    """Seed 2.2.2.1's `endpoints: info: sensitive: false` (and the other Micronaut endpoints)
+    load; dmf does not serve them, while the switches of the endpoints it serves still act."""
+    copied = {name: {"enabled": True, "sensitive": False} for name in MICRONAUT_ENDPOINTS}
+    app, _ = make_app({**copied, "metrics": {"sensitive": False},
+                       "prometheus": {"enabled": False}})
+    with live_server(app) as url:
+        assert HTTP.get(f"{url}/metrics").status_code == 200
+        assert HTTP.get(f"{url}/prometheus", auth=ADMIN).status_code == 404
+        assert HTTP.get(f"{url}/info", auth=ADMIN).status_code == 404
+        assert HTTP.get(f"{url}/health").json() == {"status": "UP"}

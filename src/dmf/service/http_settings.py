@@ -113,13 +113,37 @@ class AllEndpoints(ConfigModel):
     sensitive: bool = True
 
 
+class LoggersSwitch(EndpointSwitch):
+    """`endpoints.loggers`: Micronaut's one endpoint with a third switch (changing a level)."""
+
+    write_sensitive: bool | None = Field(default=None, alias="write-sensitive")
+
+
 class EndpointsSettings(ConfigModel):
-    """`endpoints`: switches of the built-in endpoints."""
+    """`endpoints`: switches of the built-in endpoints.
+
+    dmf serves `health`, `metrics` and `prometheus`; their switches apply. The other Micronaut
+    built-in endpoints are accepted with their switches so that a configuration copied from the
+    seed (`endpoints: info: sensitive: false`, section 2.2.2.1) or from another Micronaut service
+    loads; dmf serves no such endpoint, so their switches change nothing. An unknown key inside
+    any endpoint, or an endpoint name Micronaut does not know, is still an error naming it."""
 
     all: AllEndpoints = Field(default_factory=AllEndpoints)
     health: HealthSettings = Field(default_factory=HealthSettings)
     metrics: EndpointSwitch = Field(default_factory=EndpointSwitch)
     prometheus: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    # Micronaut's other built-in endpoints: accepted, not served
+    beans: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    caches: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    env: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    flyway: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    info: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    liquibase: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    loggers: LoggersSwitch = Field(default_factory=LoggersSwitch)
+    refresh: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    routes: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    stop: EndpointSwitch = Field(default_factory=EndpointSwitch)
+    threaddump: EndpointSwitch = Field(default_factory=EndpointSwitch)
 
     def enabled(self, name: str) -> bool:
         own = getattr(self, name).enabled
