@@ -126,13 +126,13 @@ def test_dovecot_writes_between_scan_and_commit_are_kept(sample_maildir: Path,
                                                          doveadm: Doveadm) -> None:
     tree = doveadm.copy(sample_maildir)
     location = f"maildir:{tree}"
-    box = open_storage(location, user="u", home=None, owner=(5000, 5000)).mailbox("Sent")
+    box = open_storage(location, user="u", home=None, owner=doveadm.owner).mailbox("Sent")
     before = list(box.messages())
     doveadm.run(location, "save", "-m", "Sent", stdin=b"Subject: by dovecot\n\nmeanwhile\n")
     doveadm.run(location, "expunge", "mailbox", "Sent", "uid", str(before[0].uid))
     box.save(MessageMeta(0, "dmf-saved"), Body(open=lambda: io.BytesIO(b"by dmf\n")))
     box.commit()
-    after = dmf_view(open_storage(location, user="u", home=None, owner=(5000, 5000)), "Sent")
+    after = dmf_view(open_storage(location, user="u", home=None, owner=doveadm.owner), "Sent")
     dovecot_uid = before[-1].uid + 1
     assert [m.uid for m in after] == [m.uid for m in before[1:]] + [dovecot_uid, dovecot_uid + 1]
     assert after[-1].guid == "dmf-saved"  # ours moved above the UID Dovecot gave out
@@ -143,7 +143,7 @@ def test_a_requested_uid_taken_meanwhile_is_a_temporary_error(sample_maildir: Pa
                                                               doveadm: Doveadm) -> None:
     tree = doveadm.copy(sample_maildir)
     location = f"maildir:{tree}"
-    box = open_storage(location, user="u", home=None, owner=(5000, 5000)).mailbox("Sent")
+    box = open_storage(location, user="u", home=None, owner=doveadm.owner).mailbox("Sent")
     wanted = box.meta.uidnext
     doveadm.run(location, "save", "-m", "Sent", stdin=b"Subject: by dovecot\n\nmeanwhile\n")
     box.save(MessageMeta(wanted, "dmf-saved"), Body(open=lambda: io.BytesIO(b"by dmf\n")))
@@ -177,7 +177,7 @@ def test_sizes_and_pop3_fields_agree_with_doveadm(tmp_path: Path, doveadm: Dovea
 
 def test_keyword_letters_given_out_meanwhile_are_never_mixed_up(doveadm: Doveadm) -> None:
     location = f"maildir:{doveadm.new_dir()}/kw"
-    storage = open_storage(location, user="u", home=None, owner=(5000, 5000), create=True)
+    storage = open_storage(location, user="u", home=None, owner=doveadm.owner, create=True)
     box = storage.create_mailbox("INBOX")
     box.save(MessageMeta(0, "first"), Body(open=lambda: io.BytesIO(b"first\n")))
     box.commit()
@@ -187,7 +187,7 @@ def test_keyword_letters_given_out_meanwhile_are_never_mixed_up(doveadm: Doveadm
     with pytest.raises(TemporaryError, match="keywords changed"):
         box.commit()
     box.close()
-    again = open_storage(location, user="u", home=None, owner=(5000, 5000)).mailbox("INBOX")
+    again = open_storage(location, user="u", home=None, owner=doveadm.owner).mailbox("INBOX")
     again.save(MessageMeta(0, "mine", keywords=frozenset({"$Mine"})),
                Body(open=lambda: io.BytesIO(b"second\n")))
     again.commit()
@@ -200,10 +200,10 @@ def test_writes_into_a_source_opened_without_owner_stay_dovecots(sample_maildir:
     tree = doveadm.copy(sample_maildir)
     location = f"maildir:{tree}"
     (tree / ".Sent" / "new" / "1800000000.M1P1.delivered").write_bytes(b"Subject: new\n\n.\n")
-    os.chown(tree / ".Sent" / "new" / "1800000000.M1P1.delivered", 5000, 5000)
+    os.chown(tree / ".Sent" / "new" / "1800000000.M1P1.delivered", *doveadm.owner)
     storage = open_storage(location, user="u", home=None)  # no owner: as a sync's source
     views = {meta.name: dmf_view(storage, meta.name) for meta in storage.list_mailboxes()}
-    created = [path for path in tree.rglob("*") if os.lstat(path).st_uid != 5000]
+    created = [path for path in tree.rglob("*") if os.lstat(path).st_uid != doveadm.owner[0]]
     assert created == []
     assert doveadm.fetch(location, "Archive.2024") == views["Archive/2024"]
     assert doveadm.fetch(location, "Sent") == views["Sent"]
