@@ -7,17 +7,34 @@ analyzer; stdout lines are also kept for the steps that parse them (counts, path
 migration command, whose output can be long. For
 the doveadm worker type the secrets leave argv first (`commands.SecretSplit`): as a Dovecot
 configuration on an inherited memory file (`-c /dev/fd/N`) or as `DMF_SETTING_*` environment
-variables. A cancelled run kills its child.
+variables. A cancelled run kills its child's whole process group.
+
+No child outlives the worker, even one killed with SIGKILL (a job reclaimed by another worker
+must not run beside an orphan of its previous run):
+- every child is the leader of its own process group, so its own children (a `dmf backup`
+  started by a script) are reached with it;
+- the child asks the kernel for SIGTERM when its parent dies (`prctl(PR_SET_PDEATHSIG)`, set
+  between fork and exec). The kernel sends it when the *thread* that forked exits: children are
+  forked by `asyncio.create_subprocess_exec` in the event-loop thread, which lives as long as the
+  worker;
+- a `GroupReaper`, one small helper process per worker, holds the list of those process groups
+  and sends each SIGTERM when the worker's end of its pipe closes, that is when the worker is
+  gone, however it went. PDEATHSIG alone would reach the group leader only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
+import signal
 import ssl
+import subprocess
+import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +49,74 @@ from dmf.worker.source_settings import CommandSpec, PhaseCommands, SourceSetting
 STDERR_TAIL = 3  # stderr lines that stand for the errors of a failed command without Error: lines
 EXIT_NOT_STARTED = 127  # the shell's "command not found", for a program that could not start
 LINE_LIMIT = 1 << 20  # longest output line read whole; doveadm's are far shorter
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the forked child only calls it
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A `preexec_fn`: SIGTERM to the child when its parent dies. If the parent already died
+    between fork and prctl, the signal would never come: the child ends itself instead."""
+
+    def in_child() -> None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
+
+
+# The reaper: reads "+PGID" / "-PGID" lines; at end of input (the worker is gone) it sends
+# SIGTERM to every process group still listed. Standard library only, started isolated (-I -S).
+_REAPER_SOURCE = """
+import os, signal, sys
+groups = set()
+for line in sys.stdin:
+    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGTERM)
+    except OSError:
+        pass
+"""
+
+
+class GroupReaper:
+    """The worker's helper process that ends the process groups of its children when the worker
+    dies (module docstring). One per worker process, started at the first child; in its own
+    process group, so that a terminal's Ctrl-C reaches the worker (which drains) but not it."""
+
+    _instance: GroupReaper | None = None
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _REAPER_SOURCE], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+        self._owner = os.getpid()
+
+    @classmethod
+    def get(cls) -> GroupReaper:
+        """The running reaper of this process (a new one if it died or belongs to a parent)."""
+        current = cls._instance
+        if current is None or current._owner != os.getpid() or current._process.poll() is not None:
+            cls._instance = cls()
+        return cls._instance
+
+    def _send(self, line: str) -> None:
+        stdin = self._process.stdin
+        if stdin is None or self._process.poll() is not None:
+            raise OSError("the process group reaper is gone")
+        stdin.write(line.encode("ascii"))
+        stdin.flush()
+
+    def watch(self, group: int) -> None:
+        self._send(f"+{group}\n")
+
+    def forget(self, group: int) -> None:
+        with contextlib.suppress(OSError):
+            self._send(f"-{group}\n")
 
 
 class Metrics(Protocol):
@@ -119,9 +204,11 @@ class StepRuntime:
                 pass_fds = (config_fd,)
                 argv = [argv[0], "-c", f"/dev/fd/{config_fd}", *argv[1:]]
         try:
+            reaper = GroupReaper.get()
             process = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env=env, pass_fds=pass_fds, limit=LINE_LIMIT)
+                stderr=asyncio.subprocess.PIPE, env=env, pass_fds=pass_fds, limit=LINE_LIMIT,
+                process_group=0, preexec_fn=die_with_parent(os.getpid()))
         except OSError as exc:
             return EXIT_NOT_STARTED, f"cannot run {argv[0]}: {exc.strerror or exc}"
         finally:
@@ -129,14 +216,17 @@ class StepRuntime:
                 os.close(config_fd)
         pipes = ((process.stdout, stdout), (process.stderr, stderr))
         try:
+            reaper.watch(process.pid)
             await asyncio.gather(*(self._pump(pipe, analyzer, kept)
                                    for pipe, kept in pipes if pipe is not None))
             exit_code = await process.wait()
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or the reaper gone: the child must not run unwatched
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
             raise
+        finally:
+            reaper.forget(process.pid)
         return _exit_status(exit_code), None
 
     async def _pump(self, stream: asyncio.StreamReader, analyzer: LogAnalyzer,
