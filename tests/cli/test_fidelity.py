@@ -4,6 +4,7 @@ directory does not exist yet, INDEX= / CONTROL= paths, keyword order, exact mail
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,30 @@ def test_users_file_prints_a_user_column(tmp_path: Path) -> None:
     assert fetch.returncode == 0 and fetch.stdout == "username\tuid\n"
     both = run_dmf("-o", location, "mailbox", "list", "-u", "ann", "-F", str(users))
     assert both.returncode == 64
+
+
+@pytest.mark.interop
+def test_status_firstsaved_equals_doveadm(doveadm: Doveadm, tmp_path: Path) -> None:
+    """firstsaved is the save date (ctime) of the lowest UID, `never` for an empty mailbox."""
+    root = _maildir(tmp_path / "Maildir", ("Empty",))
+    (root / "dovecot-uidlist").write_text("3 V1 N3\n1 :1.a.host\n2 :2.b.host\n")
+    for base in ("2.b.host", "1.a.host"):  # the lowest UID is saved last
+        (root / "cur" / f"{base}:2,S").write_text("Subject: x\n\nbody\n")
+    copy = doveadm.copy(root)
+    time.sleep(1.1)
+    (copy / "cur" / "1.a.host:2,S").chmod(0o640)  # a newer ctime than UID 2's
+    ctimes = [int((copy / "cur" / f"{base}:2,S").stat().st_ctime) for base in ("1.a.host",
+                                                                             "2.b.host")]
+    assert ctimes[0] > ctimes[1]
+    fields = "messages uidnext firstsaved"
+    theirs = doveadm.run(copy, "-f", "tab", "mailbox", "status", fields, "*")
+    code, ours = _dmf(f"maildir:{copy}", "-f", "tab", "mailbox", "status", fields, "*")
+    assert code == 0 and tab_rows(ours) == tab_rows(theirs)
+    assert ("Empty", "0", "1", "never") in tab_rows(ours)[1]
+    assert ("INBOX", "2", "3", str(ctimes[0])) in tab_rows(ours)[1]
+    everything = _dmf(f"maildir:{copy}", "mailbox", "status", "all", "INBOX")[1]
+    assert everything.split()[-1].startswith("firstsaved=")
+    refused = run_dmf("-o", f"mail_location=maildir:{copy}", "mailbox", "status", "-t",
+                      "firstsaved", "INBOX")
+    assert (refused.returncode, refused.stderr) == (
+        64, "Error: Status field firstsaved can't be used with -t\n")

@@ -83,7 +83,7 @@ def test_status_masks_total_and_json(backed_up: tuple[Doveadm, Path]) -> None:
     assert total == f"messages={sum(per_box)}\n"
     rows = json.loads(dmf_on(dest, "-f", "json", "mailbox", "status", "all", "Sent"))
     assert set(rows[0]) == {"mailbox", "messages", "recent", "uidnext", "uidvalidity",
-                            "unseen", "highestmodseq", "vsize", "guid"}
+                            "unseen", "highestmodseq", "vsize", "guid", "firstsaved"}
 
 
 def test_fetch_search_keys_narrow_the_messages(backed_up: tuple[Doveadm, Path]) -> None:

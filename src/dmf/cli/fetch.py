@@ -7,7 +7,6 @@ The query is doveadm's search syntax, reduced to what inspecting a migration nee
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from dmf.cli import mailbox_masks
 from dmf.cli.formatters import Column, make_printer
 from dmf.cli.mail_user import MailUser
 from dmf.cli.mailbox import user_options
+from dmf.cli.message_dates import save_date
 from dmf.cli.run import guarded, report
 from dmf.cli.session import display_name, open_user_store, run_per_user, start
 from dmf.cli.sizes import virtual_size
@@ -200,7 +200,7 @@ def field_value(name: str, item: FetchSubject) -> str:
         stamp = message.internal_date
         return local_time(stamp) if name == "date.received" else str(stamp)
     if name in ("date.saved", "date.saved.unixtime"):
-        stamp = _save_date(item)
+        stamp = save_date(item.mailbox, item.message)
         return local_time(stamp) if name == "date.saved" else str(stamp)
     if name == "pop3.uidl":
         return message.pop3_uidl or ""
@@ -209,14 +209,6 @@ def field_value(name: str, item: FetchSubject) -> str:
     if name in ("hdr", "body", "text"):
         return _message_part(item, name)
     return "\n".join(header_values(read_header_block(item.mailbox, message.uid), name[4:]))
-
-
-def _save_date(item: FetchSubject) -> int:
-    """Maildir keeps no save date: Dovecot reports the file's ctime, and so does dmf."""
-    path = item.mailbox.body_path(item.message.uid)
-    if path is None:
-        return item.message.internal_date
-    return int(os.stat(path).st_ctime)
 
 
 def _message_part(item: FetchSubject, name: str) -> str:

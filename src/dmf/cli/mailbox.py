@@ -13,6 +13,7 @@ import click
 from dmf.cli import mailbox_masks
 from dmf.cli.formatters import Column, make_printer
 from dmf.cli.mail_user import MailUser
+from dmf.cli.message_dates import save_date
 from dmf.cli.run import guarded, report
 from dmf.cli.session import (
     Session,
@@ -30,7 +31,7 @@ from dmf.mail.storage import Mailbox, Storage
 
 # doveadm prints status fields in this order, whatever order they were asked in.
 STATUS_FIELDS = ("messages", "recent", "uidnext", "uidvalidity", "unseen", "highestmodseq",
-                 "vsize", "guid")
+                 "vsize", "guid", "firstsaved")
 TOTAL_FIELDS = frozenset({"messages", "recent", "unseen", "vsize"})  # what -t can sum
 PATH_TYPES = ("index", "control", "dir")  # Dovecot 2.3 has no `-t alt`
 _MESSAGE_FIELDS = frozenset({"messages", "unseen", "vsize"})  # need a pass over the messages
@@ -63,10 +64,13 @@ class MailboxStatus:
     recent: int = 0
     unseen: int = 0
     vsize: int = 0
+    first_saved: int | None = None  # the save date of the lowest UID; None when empty
 
     def value(self, field: str) -> str:
         if field == "guid":
             return self.meta.guid
+        if field == "firstsaved":
+            return "never" if self.first_saved is None else str(self.first_saved)
         if field in ("uidnext", "uidvalidity"):
             return str(getattr(self.meta, field))
         if field == "highestmodseq":
@@ -75,17 +79,24 @@ class MailboxStatus:
 
 
 def mailbox_status(mailbox: Mailbox, fields: Sequence[str]) -> MailboxStatus:
-    """Count only what was asked: a pass over the messages costs a stat per message."""
+    """Count only what was asked: a pass over the messages costs a stat per message.
+    `firstsaved` is the save date of the first message (lowest UID, not the oldest), as
+    Dovecot reports it; Dovecot caches it in its index, dmf reads it each time."""
     messages = unseen = vsize = 0
-    if _MESSAGE_FIELDS.intersection(fields):
+    first_saved = None
+    if _MESSAGE_FIELDS.intersection(fields) or "firstsaved" in fields:
         for message in mailbox.messages():
+            if messages == 0 and "firstsaved" in fields:
+                first_saved = save_date(mailbox, message)
+                if not _MESSAGE_FIELDS.intersection(fields):
+                    break
             messages += 1
             unseen += SEEN not in message.flags
             if "vsize" in fields:
                 vsize += virtual_size(mailbox, message)
     recent = mailbox.recent_count() if "recent" in fields else 0
     return MailboxStatus(meta=mailbox.meta, messages=messages, recent=recent, unseen=unseen,
-                         vsize=vsize)
+                         vsize=vsize, first_saved=first_saved)
 
 
 def selected_mailboxes(storage: Storage | None,
@@ -165,8 +176,8 @@ def mailbox() -> None:
 @guarded
 def status(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
            total: bool, fields: str, masks: tuple[str, ...]) -> None:
-    """Print FIELDS ("messages vsize uidnext uidvalidity highestmodseq guid unseen recent" or
-    "all") of the mailboxes matching MASK..."""
+    """Print FIELDS ("messages vsize uidnext uidvalidity highestmodseq guid unseen recent
+    firstsaved" or "all") of the mailboxes matching MASK..."""
     session = start(ctx)
     wanted = parse_status_fields(fields, total=total)
     columns = (_user_column(all_users, users_file)
