@@ -64,7 +64,7 @@ def test_tree_written_by_dmf_reads_the_same_in_doveadm(tmp_path: Path, sample_ma
     reread = open_storage(f"maildir:{tmp_path}/dest", user="u", home=None)
     for meta in source.list_mailboxes():
         assert dmf_view(reread, meta.name) == dmf_view(source, meta.name)
-    subscribed = doveadm.run(f"maildir:{copy}", "mailbox", "list", "-s").split()
+    subscribed = doveadm.mailboxes(copy, "-s")
     assert sorted(subscribed) == sorted(on_disk_name(source, name)
                                         for name in source.subscriptions())
 
