@@ -157,3 +157,26 @@ def test_status_firstsaved_equals_doveadm(doveadm: Doveadm, tmp_path: Path) -> N
                       "firstsaved", "INBOX")
     assert (refused.returncode, refused.stderr) == (
         64, "Error: Status field firstsaved can't be used with -t\n")
+
+
+def test_all_users_from_the_userdb(tmp_path: Path) -> None:
+    """-A runs for every userdb user (one whose store is not created yet included); with -F
+    a user the userdb does not know is reported (exit 67) and the others still print."""
+    _maildir(tmp_path / "ann", ("Work",))
+    users = tmp_path / "passwd"
+    users.write_text(f"ann:{{PLAIN}}x::::{tmp_path}::userdb_mail=maildir:{tmp_path}/ann\n"
+                     f"new:{{PLAIN}}x::::{tmp_path}::userdb_mail=maildir:{tmp_path}/new\n")
+    config = tmp_path / "dmf.conf"
+    config.write_text(f"userdb {{\n  driver = passwd-file\n  args = {users}\n}}\n")
+    every = run_dmf("-c", str(config), "-f", "tab", "mailbox", "list", "-A")
+    assert every.returncode == 0, every.stderr
+    assert tab_rows(every.stdout) == (["username", "mailbox"], {
+        ("ann", "INBOX"), ("ann", "Work"), ("new", "INBOX")})
+    names = tmp_path / "names"
+    names.write_text("ann\nmallory\n")
+    listed = run_dmf("-c", str(config), "mailbox", "status", "-F", str(names), "messages",
+                     "INBOX")
+    assert listed.returncode == 67
+    assert listed.stdout == "ann INBOX messages=0\n"
+    assert listed.stderr == "Error: User doesn't exist: mallory\n"
+    assert not (tmp_path / "new").exists()  # listing a missing store does not create it
