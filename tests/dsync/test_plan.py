@@ -14,37 +14,49 @@ from dmf.mail.model import MailboxMeta, MessageMeta
 from tests.dsync.scenario import box, meta, render, simulate
 
 # (case, source uidvalidity, source, destination uidvalidity, destination,
-#  transfers expected (saves without a local copy))
+#  transfers expected (saves without a local copy), UIDNEXT of both sides after)
 SCENARIOS = [
-    ("empty destination", 7, "1:a 2:b:S 3:c:F+work", 7, "", 3),
-    ("nothing to do", 7, "1:a 2:b:S", 7, "1:a 2:b:S", 0),
-    ("new mail on the source", 7, "1:a 2:b 3:c", 7, "1:a 2:b", 1),
-    ("expunged on the source", 7, "1:a 3:c", 7, "1:a 2:b 3:c", 0),
-    ("destination lost a message", 7, "1:a 2:b 3:c", 7, "1:a 3:c", 1),
-    ("flags changed on the source", 7, "1:a:S 2:b:RF+work", 7, "1:a 2:b:F", 0),
-    ("flags changed on the destination", 7, "1:a 2:b", 7, "1:a:ST 2:b:+junk", 0),
-    ("extra message on the destination", 7, "1:a", 7, "1:a 2:x 9:y", 0),
-    ("same UID, other GUID", 7, "1:a 2:b", 7, "1:a 2:x", 1),
-    ("UIDVALIDITY differs", 8, "1:a 2:b", 7, "1:a 2:b 3:c", 2),
-    ("UIDVALIDITY differs, new content", 8, "1:p 2:q", 7, "1:a", 2),
-    ("message moved to another UID", 7, "1:a 5:b", 7, "1:a 2:b", 0),
-    ("UIDs swapped", 7, "1:b 2:a", 7, "1:a 2:b", 2),
-    ("duplicate GUID kept twice", 7, "1:a 2:a", 7, "1:a", 0),
+    ("empty destination", 7, "1:a 2:b:S 3:c:F+work", 7, "", 3, 4),
+    ("nothing to do", 7, "1:a 2:b:S", 7, "1:a 2:b:S", 0, 3),
+    ("new mail on the source", 7, "1:a 2:b 3:c", 7, "1:a 2:b", 1, 4),
+    ("expunged on the source", 7, "1:a 3:c", 7, "1:a 2:b 3:c", 0, 4),
+    ("destination lost a message", 7, "1:a 2:b 3:c", 7, "1:a 3:c", 1, 4),
+    ("flags changed on the source", 7, "1:a:S 2:b:RF+work", 7, "1:a 2:b:F", 0, 3),
+    ("flags changed on the destination", 7, "1:a 2:b", 7, "1:a:ST 2:b:+junk", 0, 3),
+    # the destination gave out UIDs 2-9: the source must not give them out again
+    ("extra message on the destination", 7, "1:a", 7, "1:a 2:x 9:y", 0, 10),
+    ("destination went past the source's UIDNEXT", 7, "1:a 2:b 3:c 4:d", 7,
+     "1:a 2:b 3:c 4:d 5:x 6:y 7:z", 0, 8),
+    ("same UID, other GUID", 7, "1:a 2:b", 7, "1:a 2:x", 1, 3),
+    ("UIDVALIDITY differs", 8, "1:a 2:b", 7, "1:a 2:b 3:c", 2, 3),
+    ("UIDVALIDITY differs, new content", 8, "1:p 2:q", 7, "1:a", 2, 3),
+    ("message moved to another UID", 7, "1:a 5:b", 7, "1:a 2:b", 0, 6),
+    ("UIDs swapped", 7, "1:b 2:a", 7, "1:a 2:b", 2, 3),
+    ("duplicate GUID kept twice", 7, "1:a 2:a", 7, "1:a", 0, 3),
 ]
 
 
-@pytest.mark.parametrize(("case", "src_validity", "source", "dst_validity", "dest", "transfers"),
-                         SCENARIOS, ids=[row[0] for row in SCENARIOS])
+@pytest.mark.parametrize(("case", "src_validity", "source", "dst_validity", "dest", "transfers",
+                          "uidnext"), SCENARIOS, ids=[row[0] for row in SCENARIOS])
 def test_scenario(case: str, src_validity: int, source: str, dst_validity: int, dest: str,
-                  transfers: int) -> None:
+                  transfers: int, uidnext: int) -> None:
     src_messages, dst_messages = box(source), box(dest)
     src_meta = meta(src_validity, src_messages)
     dst_meta = meta(dst_validity, dst_messages)
-    plan = plan_mailbox(src_meta, dst_meta, src_messages, dst_messages, settable_uids=True)
+    plan = plan_mailbox(src_meta, dst_meta, src_messages, dst_messages, settable_uids=True,
+                        source_settable_uids=True)
     after, uid_state = simulate(plan, dst_messages, (dst_meta.uidvalidity, dst_meta.uidnext))
     assert render(after) == render(src_messages)
-    assert uid_state == (src_meta.uidvalidity, src_meta.uidnext)
+    assert uid_state == (src_meta.uidvalidity, uidnext)
+    assert (plan.source_uidnext or src_meta.uidnext) == uidnext
     assert sum(1 for s in plan.saves if s.local is None) == transfers
+
+
+def test_source_without_settable_uids_sets_the_destination_uidnext() -> None:
+    """A source whose UIDNEXT cannot be raised: the destination follows the source's."""
+    source, dest = box("1:a"), box("1:a 2:x")
+    plan = plan_mailbox(meta(7, source), meta(7, dest), source, dest, settable_uids=True)
+    assert (plan.uid_state, plan.source_uidnext) == ((7, 2), None)
 
 
 def test_held_elsewhere_becomes_a_local_copy() -> None:

@@ -208,6 +208,8 @@ class _Run:
         window = DateWindow(self.options.start_date, self.options.end_date)
         return plan_mailbox(work.source_meta, work.dest_meta, source_messages, dest_messages,
                             settable_uids=Capability.SETTABLE_UIDS in self.dest.capabilities,
+                            source_settable_uids=(Capability.SETTABLE_UIDS
+                                                  in self.source.capabilities),
                             dest_name=work.dest_meta.name, window=window,
                             held_elsewhere=held)
 
@@ -234,6 +236,10 @@ class _Run:
                                        work.result, self.reporter)
         self.perfect = self.perfect and not vanished
         apply.set_uid_state(work.plan.uid_state, work.dest_box)
+        if work.plan.source_uidnext is not None:
+            # the destination's UIDNEXT stays: the source's next mail must not take its UIDs
+            apply.set_uid_state((work.source_meta.uidvalidity, work.plan.source_uidnext),
+                                work.source_box)
 
     def sync_messages(self, works: list[_MailboxWork]) -> None:
         for step in (self.early, self.late):

@@ -13,6 +13,15 @@ go); saves into UIDs that an expunge frees run after them.
 
 `-t`/`-e` limit the messages considered by internal date: messages outside the window are left
 alone on both sides.
+
+A UID is never handed out twice within one UIDVALIDITY. When the destination went past the
+source's UIDNEXT (mail was delivered to the backup), lowering its UIDNEXT to the source's would
+let the source's next messages take UIDs the destination already gave to others, and a client
+with a cache would show the wrong messages. So the destination keeps its UIDNEXT and the
+source's is raised to it (where the source's UIDs are settable): both sides then skip those
+UIDs, and UIDVALIDITY stays. `doveadm backup` 2.3.19 does not guarantee this: it recreates
+such a mailbox with the source's UIDNEXT (the UIDs are reused), and for INBOX it fails (exit 65)
+leaving it empty.
 """
 
 from __future__ import annotations
@@ -56,10 +65,12 @@ class MailboxPlan:
     flag_changes: tuple[MailboxChange, ...] = ()
     uid_state: tuple[int, int] | None = None  # (uidvalidity, uidnext) to set at the end
     reset: bool = False  # UIDVALIDITY differs: every destination message goes first
+    source_uidnext: int | None = None  # raise the source's UIDNEXT to this (module docstring)
 
     @property
     def empty(self) -> bool:
-        return not (self.saves or self.expunges or self.flag_changes or self.uid_state)
+        return not (self.saves or self.expunges or self.flag_changes or self.uid_state
+                    or self.source_uidnext)
 
 
 def unchanged(source: MailboxMeta, dest: MailboxMeta) -> bool:
@@ -77,13 +88,15 @@ def _flag_change(wanted: MessageMeta, held: MessageMeta, uid: int) -> MailboxCha
 
 def plan_mailbox(source_meta: MailboxMeta, dest_meta: MailboxMeta,
                  source_messages: Iterable[MessageMeta], dest_messages: Iterable[MessageMeta],
-                 *, settable_uids: bool, dest_name: str | None = None,
+                 *, settable_uids: bool, source_settable_uids: bool = False,
+                 dest_name: str | None = None,
                  window: DateWindow = DateWindow(),
                  held_elsewhere: Mapping[str, LocalCopy] | None = None) -> MailboxPlan:
     """The actions that make one destination mailbox equal to its source (module docstring).
 
     `held_elsewhere` maps GUIDs to messages in other destination mailboxes; `dest_name` names
-    this destination mailbox in local copies (defaults to the source's name).
+    this destination mailbox in local copies (defaults to the source's name);
+    `source_settable_uids` says whether the source's UIDNEXT may be raised.
     """
     wanted = [m for m in source_messages if window.holds(m)]
     held = list(dest_messages)
@@ -127,10 +140,14 @@ def plan_mailbox(source_meta: MailboxMeta, dest_meta: MailboxMeta,
         saves.append(Save(meta=message, local=local, after_expunge=after))
 
     uid_state = None
-    if reset or dest_meta.uidnext != source_meta.uidnext:
+    source_uidnext = None
+    if not reset and dest_meta.uidnext > source_meta.uidnext and source_settable_uids:
+        source_uidnext = dest_meta.uidnext
+    elif reset or dest_meta.uidnext != source_meta.uidnext:
         uid_state = (source_meta.uidvalidity, source_meta.uidnext)
     return MailboxPlan(saves=tuple(saves), expunges=tuple(expunges),
-                       flag_changes=tuple(flag_changes), uid_state=uid_state, reset=reset)
+                       flag_changes=tuple(flag_changes), uid_state=uid_state, reset=reset,
+                       source_uidnext=source_uidnext)
 
 
 def _plan_by_guid(wanted: list[MessageMeta], held: list[MessageMeta], local_name: str,
