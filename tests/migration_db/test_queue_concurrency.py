@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from dmf.migration_db.models import JobStatus
-from dmf.migration_db.records import JobFilter, NewJob
+from dmf.migration_db.records import JobFilter, JobRecord, NewJob
 from dmf.migration_db.repository import MigrationRepository
 
 JOBS = 2000
@@ -78,6 +78,15 @@ def test_many_workers_claim_each_job_once_one_user_at_a_time(
         intervals.sort()
         for (_, previous_end), (next_start, _) in zip(intervals, intervals[1:], strict=False):
             assert next_start > previous_end
+
+    # And by the times stored: each job of a user started after the previous one finished.
+    stored: dict[str, list[JobRecord]] = defaultdict(list)
+    for job in repo.list_jobs(limit=JOBS):
+        stored[job.uid].append(job)
+    for user_jobs in stored.values():
+        user_jobs.sort(key=lambda job: job.started)
+        for previous, job in zip(user_jobs, user_jobs[1:], strict=False):
+            assert job.started >= previous.finished, (previous, job)
 
     # Priorities respected: higher priorities are claimed earlier (median claim rank).
     order = sorted(runs, key=lambda run: run[3])

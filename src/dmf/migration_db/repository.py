@@ -2,7 +2,8 @@
 
 Synchronous SQLAlchemy Core on one Engine; every public method is one short transaction and is
 safe to call from several threads and processes at once. Times are naive UTC from this host's
-clock (workers' clocks are assumed NTP-synchronised; heartbeat timeouts are tens of seconds).
+clock (workers' clocks are assumed NTP-synchronised; heartbeat timeouts are tens of seconds),
+except a PostgreSQL claim's `started`, which is the server's (see `_claim_whole`).
 
 The queue's rules, and how they hold under concurrency:
 - Claim order: priority (higher first), then submission time, then id; only QUEUED jobs of the
@@ -504,7 +505,7 @@ class MigrationRepository:
 
         if whole is not None:  # PostgreSQL: the claim below as one autocommitted statement
             def take_at_once(conn: Connection) -> list[ClaimedJob]:
-                rows = conn.execute(whole, {**params, "now": utcnow(), "owner": backend_name})
+                rows = conn.execute(whole, {**params, "owner": backend_name})
                 jobs = sorted((_job_record(row) for row in rows),
                               key=lambda job: (-job.priority, job.submitted, job.id))
                 hosts = _hosts_of(conn, jobs) if jobs else {}
@@ -742,7 +743,7 @@ class _ClaimStatements:
     limit), `pick_among` does so among given ids (+ candidates), `hold_users` inserts
     running_users rows returning the job ids won, `start` marks those jobs RUNNING (ids, now,
     owner). On PostgreSQL `whole` / `whole_among` do all of it in one statement (params of
-    all four), returning the claimed rows."""
+    the first three, and owner), returning the claimed rows."""
 
     pick: Any
     pick_among: Any
@@ -757,9 +758,17 @@ def _claim_statements(dialect_name: str) -> _ClaimStatements:
             .where(*_claimable(bindparam("target"), bindparam("sources", expanding=True)))
             .order_by(*_claim_order()).limit(bindparam("limit", type_=Integer))
             .with_for_update(skip_locked=True, of=_jobs))
+    pick_among = pick.where(_jobs.c.id.in_(bindparam("candidates", expanding=True)))
+    if dialect_name in ("mysql", "mariadb"):
+        # MariaDB's optimizer reads the candidate ids through the (source, id) foreign-key
+        # index (EXPLAIN: range on fk_jobs_source_sources, filesort), so the locking read takes
+        # that index's records too, and concurrent claims skipped rows they should have had.
+        # By primary key, a claim locks its candidates' rows and nothing else.
+        pick_among = pick_among.with_hint(_jobs, "FORCE INDEX (PRIMARY)",
+                                          dialect_name=dialect_name)
     return _ClaimStatements(
         pick=pick,
-        pick_among=pick.where(_jobs.c.id.in_(bindparam("candidates", expanding=True))),
+        pick_among=pick_among,
         hold_users=_insert_ignore(dialect_name, _running).returning(_running.c.job_id),
         start=(sql_update(_jobs)
                .where(_jobs.c.id.in_(bindparam("ids", expanding=True)))
@@ -774,7 +783,12 @@ def _claim_statements(dialect_name: str) -> _ClaimStatements:
 def _claim_whole(among: bool) -> Any:
     """PostgreSQL's claim in one round trip: the same steps as the portable path (lock
     candidates in claim order, keep each user's first, insert-or-ignore them into
-    running_users in uid order, mark the jobs won RUNNING) as data-modifying CTEs."""
+    running_users in uid order, mark the jobs won RUNNING) as data-modifying CTEs.
+
+    `started` is the database's clock when the user's row was inserted, as the portable path
+    takes it after that insert: the insert may wait for the user's previous job to be
+    released, and a time taken before the statement (or now(), the transaction's start) could
+    then precede that job's `finished`."""
     restrict = "AND id IN :candidates" if among else ""
     statement = text(f"""
         WITH picked AS (
@@ -791,10 +805,11 @@ def _claim_whole(among: bool) -> Any:
             INSERT INTO running_users (target, uid, job_id)
             SELECT :target, uid, id FROM first_per_user ORDER BY uid
             ON CONFLICT DO NOTHING
-            RETURNING job_id
+            RETURNING job_id, clock_timestamp() AT TIME ZONE 'UTC' AS claimed_at
         )
-        UPDATE jobs SET status = 'RUNNING', started = :now, heartbeat = :now,
-            backend = :owner, attempts = jobs.attempts + 1, cancel_requested = false
+        UPDATE jobs SET status = 'RUNNING', started = won.claimed_at,
+            heartbeat = won.claimed_at, backend = :owner, attempts = jobs.attempts + 1,
+            cancel_requested = false
         FROM won WHERE jobs.id = won.job_id
         RETURNING jobs.*""")
     expanding = [bindparam("sources", expanding=True)]
