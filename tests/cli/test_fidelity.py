@@ -4,6 +4,7 @@ directory does not exist yet, INDEX= / CONTROL= paths, keyword order, exact mail
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -180,3 +181,17 @@ def test_all_users_from_the_userdb(tmp_path: Path) -> None:
     assert listed.stdout == "ann INBOX messages=0\n"
     assert listed.stderr == "Error: User doesn't exist: mallory\n"
     assert not (tmp_path / "new").exists()  # listing a missing store does not create it
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ownership of created files needs root")
+def test_status_of_inbox_creates_the_store_as_the_users(tmp_path: Path) -> None:
+    """Run as root, the store `mailbox status ... INBOX` creates belongs to whoever owns the
+    tree it lands in, so Dovecot (running as the user) can use it later."""
+    parent = tmp_path / "home"
+    parent.mkdir()
+    os.chown(parent, 5000, 5000)
+    done = run_dmf("-o", f"mail_location=maildir:{parent}/Maildir", "mailbox", "status",
+                   "uidnext messages", "INBOX")
+    assert (done.returncode, done.stdout) == (0, "INBOX messages=0 uidnext=1\n")
+    owners = {(path.stat().st_uid, path.stat().st_gid) for path in parent.rglob("*")}
+    assert owners == {(5000, 5000)}

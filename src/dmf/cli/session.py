@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from dmf.cli.context import GlobalOptions
-from dmf.cli.mail_user import MailUser, default_user, lookup_user, user_names
+from dmf.cli.mail_user import MailUser, lookup_user, user_names
 from dmf.cli.run import report
 from dmf.errors import EXIT_OK, ConfigError
 from dmf.mail.settings import MailSettings, load_settings
@@ -31,13 +31,6 @@ def start(ctx: click.Context) -> Session:
     options = root if isinstance(root, GlobalOptions) else GlobalOptions()
     settings = load_settings(options.config_file, options.settings)
     return Session(options=options, settings=settings, userdb=userdb_from_settings(settings))
-
-
-def command_user(session: Session, user: str | None) -> MailUser:
-    """The user of a single-user command: `-u USER` (must exist in a configured userdb), else
-    $USER."""
-    name, explicit = (user, True) if user is not None else (default_user(), False)
-    return lookup_user(session.settings, session.userdb, name, explicit=explicit)
 
 
 def open_store(location: str | None, *, user: str, home: str | None,
@@ -88,20 +81,18 @@ def open_user_store(mail_user: MailUser, *, create_missing: bool) -> Storage | N
     directory does not exist yet (a user who never received mail) as an empty store: None
     then, or with create_missing, the store created as Dovecot creates it on first use,
     owned as the user's mail would be."""
-    if not mail_user.location:
-        return open_store(None, user=mail_user.name, home=mail_user.home)
     from dmf.mail.location import storage_exists
 
-    if storage_exists(mail_user.location, user=mail_user.name, home=mail_user.home):
-        return open_store(mail_user.location, user=mail_user.name, home=mail_user.home)
+    location = require_location(mail_user.location)
+    if storage_exists(location, user=mail_user.name, home=mail_user.home):
+        return open_store(location, user=mail_user.name, home=mail_user.home)
     if not create_missing:
         return None
     owner = mail_user.owner
     if owner is None and os.geteuid() == 0:
-        owner = parent_owner(destination_root(mail_user.location, mail_user.name,
-                                              mail_user.home))
-    return open_store(mail_user.location, user=mail_user.name, home=mail_user.home,
-                      owner=owner, create=True)
+        owner = parent_owner(destination_root(location, mail_user.name, mail_user.home))
+    return open_store(location, user=mail_user.name, home=mail_user.home, owner=owner,
+                      create=True)
 
 
 def destination_root(location: str, user: str, home: str | None) -> Path | None:
