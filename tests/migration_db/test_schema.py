@@ -4,11 +4,13 @@ several workers may run them at once."""
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, event, inspect
 
 from dmf.migration_db.models import CLAIM_ORDER_INDEX, Base, autogenerate_filter
 from dmf.migration_db.repository import MigrationRepository
@@ -62,3 +64,28 @@ def test_concurrent_upgrades_from_several_processes(db_url: str) -> None:
             assert _drift(conn) == []
     finally:
         repository.close()
+
+
+def test_an_upgrade_waits_until_the_other_one_committed(db_url: str) -> None:
+    """The migration lock must outlive the first upgrade's commit: a second worker let in
+    between would find no committed version row and run the migration again over the tables
+    (MariaDB's DDL commits at once; only the version row waits for the commit)."""
+    first, second = MigrationRepository.connect(db_url), MigrationRepository.connect(db_url)
+    committing = threading.Event()
+
+    @event.listens_for(first.engine, "commit")
+    def _slow_commit(_conn: Connection) -> None:  # widen the window a racing worker needs
+        committing.set()
+        time.sleep(0.5)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            upgrading = pool.submit(first.upgrade)
+            assert committing.wait(60), upgrading.exception(0)
+            pool.submit(second.upgrade).result(timeout=60)
+            upgrading.result(timeout=60)
+        with second.engine.connect() as conn:
+            assert _drift(conn) == []
+    finally:
+        first.close()
+        second.close()

@@ -131,25 +131,31 @@ class MigrationRepository:
     def upgrade(self) -> None:
         """Bring the schema to the newest revision. Idempotent, and safe when several workers
         start at once: the migration runs under a database-wide lock (PostgreSQL advisory lock,
-        MariaDB GET_LOCK, SQLite's write lock). Raises ConfigError on an unsupported server and
-        TemporaryError when the database cannot be reached."""
+        MariaDB GET_LOCK, SQLite's write lock) held until it is committed. Raises ConfigError
+        on an unsupported server and TemporaryError when the database cannot be reached."""
         check_server(self._engine)
         config = Config(str(ALEMBIC_INI))
         config.set_main_option("script_location", str(ALEMBIC_INI.with_name("alembic")))
-        dialect = self._engine.dialect.name
-        with self._begin() as conn:
-            if dialect == "postgresql":
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
-            elif dialect in ("mysql", "mariadb"):
+        mariadb = self._engine.dialect.name in ("mysql", "mariadb")
+        with _unavailable_is_temporary(), self._engine.connect() as conn:
+            if mariadb:
+                # GET_LOCK belongs to the session, and is released only after the commit: a
+                # worker let in before it would find no committed version row (the DDL is
+                # committed at once, the version row is not) and run the migration again.
                 got = conn.exec_driver_sql(f"SELECT GET_LOCK('dmf-{MIGRATION_LOCK_ID}', 120)")
                 if got.scalar() != 1:
                     raise TemporaryError("timed out waiting for another worker's schema upgrade")
+                conn.commit()
             try:
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":  # released by the commit
+                        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
             finally:
-                if dialect in ("mysql", "mariadb"):
+                if mariadb:
                     conn.exec_driver_sql(f"SELECT RELEASE_LOCK('dmf-{MIGRATION_LOCK_ID}')")
+                    conn.commit()
 
     # -- targets ----------------------------------------------------------------------------
 
