@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from dmf.migration_db.models import BackendCommand, BackendStatus, JobPhase, JobStatus
 from dmf.migration_db.records import (
@@ -256,6 +259,38 @@ def test_claim_restricted_to_candidates(repo: MigrationRepository) -> None:
     assert [c.job.id for c in claimed] == [ids[2], ids[0]]
     assert repo.claim("cloud/1", "cloud", ["POD_1"], 10, candidates=[ids[0]]) == []
     assert repo.claim("cloud/1", "cloud", ["POD_1"], 10, candidates=[]) == []
+
+
+def test_a_claim_delayed_on_the_way_starts_after_the_previous_job_finished(
+        repo: MigrationRepository, db_url: str) -> None:
+    """`started` is when the job was really claimed: a claim whose statement reaches the
+    database late (a busy worker host, a slow network) while the user's previous job finishes
+    meanwhile must not date its start before that job's end."""
+    first, second = repo.submit_jobs([_job("u", priority=1), _job("u", priority=0)])
+    repo.claim("cloud/1", "cloud", ["POD_1"], 1)
+    late = MigrationRepository.connect(db_url)
+    late.get_job(first)  # connected before the delay is armed
+    delaying, armed = threading.Event(), threading.Event()
+    armed.set()
+
+    @event.listens_for(late.engine, "before_cursor_execute")
+    def _delay_first_statement(*_args: Any) -> None:
+        if armed.is_set():
+            armed.clear()
+            delaying.set()
+            time.sleep(0.5)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            claiming = pool.submit(late.claim, "cloud/2", "cloud", ["POD_1"], 1)
+            assert delaying.wait(30)
+            assert repo.finish(first, "cloud/1", JobStatus.SUCCESS, [])
+            (claimed,) = claiming.result(timeout=30)
+    finally:
+        late.close()
+    assert claimed.job.id == second
+    previous, job = repo.get_job(first), repo.get_job(second)
+    assert previous.finished <= job.started == claimed.job.started
 
 
 def test_finish_only_by_owner_and_only_once(repo: MigrationRepository) -> None:
