@@ -96,6 +96,8 @@ def _worker(url: str, backend: str, batch: int, cache_size: int,
             claimed = repository.claim(backend, TARGET, [SOURCE], batch, candidates)
             latencies.append((time.perf_counter() - began) * 1000)
             if not claimed:
+                if candidates:  # other workers took them: try the next ones
+                    continue
                 idle_rounds += 1
                 time.sleep(0.005)
                 continue
