@@ -122,13 +122,13 @@ def test_users_file_prints_a_user_column(tmp_path: Path) -> None:
     done = run_dmf("-o", location, "-f", "tab", "mailbox", "status", "-F", str(users),
                    "messages", "*")
     assert done.returncode == 0, done.stderr
-    assert tab_rows(done.stdout) == (["username", "mailbox", "messages"],
+    assert tab_rows(done.stdout) == (["Username", "mailbox", "messages"],
                                      {("ann", "INBOX", "0"), ("ann", "Work", "0"),
                                       ("bob", "INBOX", "0")})
     flow = run_dmf("-o", location, "mailbox", "list", "-F", str(users)).stdout
     assert sorted(flow.splitlines()) == ["ann INBOX", "ann Work", "bob INBOX"]
     fetch = run_dmf("-o", location, "-f", "tab", "fetch", "-F", str(users), "uid", "all")
-    assert fetch.returncode == 0 and fetch.stdout == "username\tuid\n"
+    assert fetch.returncode == 0 and fetch.stdout == "Username\tuid\n"
     both = run_dmf("-o", location, "mailbox", "list", "-u", "ann", "-F", str(users))
     assert both.returncode == 64
 
@@ -162,7 +162,7 @@ def test_status_firstsaved_equals_doveadm(doveadm: Doveadm, tmp_path: Path) -> N
 
 def test_all_users_from_the_userdb(tmp_path: Path) -> None:
     """-A runs for every userdb user (one whose store is not created yet included); with -F
-    a user the userdb does not know is reported (exit 67) and the others still print."""
+    a user the userdb does not know is skipped with an Info line (exit 0), as doveadm does."""
     _maildir(tmp_path / "ann", ("Work",))
     users = tmp_path / "passwd"
     users.write_text(f"ann:{{PLAIN}}x::::{tmp_path}::userdb_mail=maildir:{tmp_path}/ann\n"
@@ -171,15 +171,17 @@ def test_all_users_from_the_userdb(tmp_path: Path) -> None:
     config.write_text(f"userdb {{\n  driver = passwd-file\n  args = {users}\n}}\n")
     every = run_dmf("-c", str(config), "-f", "tab", "mailbox", "list", "-A")
     assert every.returncode == 0, every.stderr
-    assert tab_rows(every.stdout) == (["username", "mailbox"], {
+    assert tab_rows(every.stdout) == (["Username", "mailbox"], {
         ("ann", "INBOX"), ("ann", "Work"), ("new", "INBOX")})
     names = tmp_path / "names"
     names.write_text("ann\nmallory\n")
     listed = run_dmf("-c", str(config), "mailbox", "status", "-F", str(names), "messages",
                      "INBOX")
-    assert listed.returncode == 67
+    assert listed.returncode == 0
     assert listed.stdout == "ann INBOX messages=0\n"
-    assert listed.stderr == "Error: User doesn't exist: mallory\n"
+    assert listed.stderr == "dmf(mallory): Info: User no longer exists, skipping\n"
+    as_json = run_dmf("-c", str(config), "-f", "json", "mailbox", "list", "-F", str(names))
+    assert as_json.stdout.startswith('[{"username":"ann","mailbox":')
     assert not (tmp_path / "new").exists()  # listing a missing store does not create it
 
 

@@ -17,7 +17,7 @@ import click
 from dmf.cli import mailbox_masks
 from dmf.cli.formatters import Column, make_printer
 from dmf.cli.mail_user import MailUser
-from dmf.cli.mailbox import user_options
+from dmf.cli.mailbox import user_column, user_options
 from dmf.cli.message_dates import save_date
 from dmf.cli.run import guarded, report
 from dmf.cli.session import display_name, open_user_store, run_per_user, start
@@ -236,8 +236,7 @@ def fetch(ctx: click.Context, user: str | None, all_users: bool, users_file: str
     names = parse_fields(fields)
     search = parse_query(query)
     with_user = bool(all_users or users_file)
-    columns = ([Column("username", hide_title=True)] if with_user else []) + [
-        Column(n) for n in names]
+    columns = user_column(all_users, users_file) + [Column(n) for n in names]
     printer = make_printer(session.options.formatter or "pager", columns, sys.stdout)
 
     def run(mail_user: MailUser) -> int:

@@ -20,8 +20,13 @@ TABLE_BUFFER_ROWS = 100  # the table formatter sizes its columns from this many 
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    key: str
+    key: str  # json's member name, and the title unless `title` says otherwise
     hide_title: bool = False  # flow, pager and table omit the title (e.g. the mailbox name)
+    title: str = ""  # e.g. doveadm's user column: key "username", title "Username"
+
+    @property
+    def heading(self) -> str:
+        return self.title or self.key
 
 
 class Printer(Protocol):
@@ -41,7 +46,7 @@ class TabPrinter:
 
     def _header(self) -> None:
         if not self._header_written:
-            self._out.write("\t".join(c.key for c in self._columns) + "\n")
+            self._out.write("\t".join(c.heading for c in self._columns) + "\n")
             self._header_written = True
 
     def row(self, values: Sequence[str]) -> None:
@@ -60,7 +65,7 @@ class FlowPrinter:
         self._columns, self._out = columns, out
 
     def row(self, values: Sequence[str]) -> None:
-        parts = [value if column.hide_title else f"{column.key}={value}"
+        parts = [value if column.hide_title else f"{column.heading}={value}"
                  for column, value in zip(self._columns, values, strict=True)]
         self._out.write(" ".join(parts) + "\n")
 
@@ -80,7 +85,7 @@ class PagerPrinter:
             self._out.write("\f\n")
         self._first = False
         for column, value in zip(self._columns, values, strict=True):
-            self._out.write(value + "\n" if column.hide_title else f"{column.key}: {value}\n")
+            self._out.write(value + "\n" if column.hide_title else f"{column.heading}: {value}\n")
 
     def flush(self) -> None:
         pass
@@ -173,10 +178,10 @@ class TablePrinter:
         self._out.write(" ".join(cells) + "\n")
 
     def _flush_buffer(self) -> None:
-        self._lengths = table_widths([c.key for c in self._columns], self._buffered,
+        self._lengths = table_widths([c.heading for c in self._columns], self._buffered,
                                      self._width)
         if not all(c.hide_title for c in self._columns):
-            self._write([c.key for c in self._columns])
+            self._write([c.heading for c in self._columns])
         for values in self._buffered:
             self._write(values)
         self._buffered = []

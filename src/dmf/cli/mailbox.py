@@ -120,9 +120,12 @@ def _printer_kind(session: Session, default: str) -> str:
     return session.options.formatter or default
 
 
-def _user_column(all_users: bool, users_file: str | None) -> list[Column]:
-    """doveadm prefixes every row with the user (title hidden) when it runs for -A or -F."""
-    return [Column("username", hide_title=True)] if all_users or users_file else []
+def user_column(all_users: bool, users_file: str | None) -> list[Column]:
+    """doveadm prefixes every row with the user (title hidden, but `Username` in tab and
+    table headers) when it runs for -A or -F."""
+    if not (all_users or users_file):
+        return []
+    return [Column("username", hide_title=True, title="Username")]
 
 
 def _wants_one_inbox(masks: Sequence[str]) -> bool:
@@ -180,7 +183,7 @@ def status(ctx: click.Context, user: str | None, all_users: bool, users_file: st
     firstsaved" or "all") of the mailboxes matching MASK..."""
     session = start(ctx)
     wanted = parse_status_fields(fields, total=total)
-    columns = (_user_column(all_users, users_file)
+    columns = (user_column(all_users, users_file)
                + ([] if total else [Column("mailbox", hide_title=True)])
                + [Column(f) for f in wanted])
     printer = make_printer(_printer_kind(session, "flow"), columns, sys.stdout)
@@ -238,7 +241,7 @@ def list_(ctx: click.Context, user: str | None, all_users: bool, users_file: str
     """List the mailboxes matching MASK... (all when none is given). One exact MASK is
     printed as given, whether or not it exists, as doveadm does."""
     session = start(ctx)
-    columns = _user_column(all_users, users_file) + [Column("mailbox", hide_title=True)]
+    columns = user_column(all_users, users_file) + [Column("mailbox", hide_title=True)]
     printer = make_printer(_printer_kind(session, "flow"), columns, sys.stdout)
     user_prefix = bool(all_users or users_file)
 
@@ -292,7 +295,7 @@ def path(ctx: click.Context, user: str | None, all_users: bool, users_file: str 
          path_type: str, name: str) -> None:
     """Print the filesystem path of mailbox NAME (doveadm mailbox path)."""
     session = start(ctx)
-    columns = _user_column(all_users, users_file) + [Column("path", hide_title=True)]
+    columns = user_column(all_users, users_file) + [Column("path", hide_title=True)]
     printer = make_printer(_printer_kind(session, "flow"), columns, sys.stdout)
     user_prefix = bool(all_users or users_file)
 

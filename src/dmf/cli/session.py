@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import click
 from dmf.cli.context import GlobalOptions
 from dmf.cli.mail_user import MailUser, lookup_user, user_names
 from dmf.cli.run import report
-from dmf.errors import EXIT_OK, ConfigError
+from dmf.errors import EXIT_OK, ConfigError, UnknownUserError
 from dmf.mail.settings import MailSettings, load_settings
 from dmf.mail.storage import Storage
 from dmf.mail.userdb import UserdbChain, userdb_from_settings
@@ -61,16 +62,23 @@ def run_per_user(session: Session, *, user: str | None, all_users: bool,
                  users_file: str | None, run: Callable[[MailUser], int],
                  prefix: str | None = None) -> int:
     """Run a command for each user of -u / -A / -F (or $USER), as doveadm does: one user
-    failing is reported and the others still run. Returns the exit code: the first failure's,
-    else 2 if a user must run again, else 0."""
+    failing is reported and the others still run; with -A / -F a user the userdb does not
+    know is skipped with an Info line, not an error. Returns the exit code: the first
+    failure's, else 2 if a user must run again, else 0."""
     exit_code = EXIT_OK
     for name, explicit in user_names(session.settings, session.userdb, user=user,
                                      all_users=all_users, users_file=users_file):
+        label = prefix.format(user=name) if prefix else None
         try:
             code = run(lookup_user(session.settings, session.userdb, name, explicit=explicit))
+        except UnknownUserError as exc:
+            if user is None:  # -A / -F
+                sys.stderr.write(f"{label or f'dmf({name})'}: Info: User no longer exists, "
+                                 "skipping\n")
+                continue
+            code = report(exc, prefix=label, debug=session.options.debug)
         except Exception as exc:  # noqa: BLE001 - one user failing must not stop the others
-            code = report(exc, prefix=prefix.format(user=name) if prefix else None,
-                          debug=session.options.debug)
+            code = report(exc, prefix=label, debug=session.options.debug)
         if code != EXIT_OK and exit_code in (EXIT_OK, 2):
             exit_code = code
     return exit_code
