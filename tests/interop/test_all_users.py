@@ -1,0 +1,144 @@
+"""-A and -F against doveadm with a running Dovecot (doveadm needs its auth service to iterate
+users): the same configuration file drives both, and the outputs must be equal."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.dmf_process import run_dmf
+from tests.fixtures.services import unavailable
+
+pytestmark = pytest.mark.interop
+
+USERS = {"alice": ("Work",), "bob": ()}
+MAIL_UID = 5000  # Dovecot refuses mail as root or below first_valid_uid
+
+
+def _doveadm_binary() -> str | None:
+    return shutil.which("doveadm") or (
+        "/usr/bin/doveadm" if os.access("/usr/bin/doveadm", os.X_OK) else None)
+
+
+def _chown_tree(root: Path) -> None:
+    for directory, _, names in os.walk(root):
+        os.chown(directory, MAIL_UID, MAIL_UID)
+        for name in names:
+            os.chown(os.path.join(directory, name), MAIL_UID, MAIL_UID)
+
+
+def _config(root: Path) -> str:
+    return f"""instance_name = dmf-fb-{os.getpid()}
+base_dir = {root}/run
+state_dir = {root}/run
+listen = 127.0.0.1
+protocols = imap
+log_path = {root}/dovecot.log
+ssl = no
+first_valid_uid = 1000
+mail_location = maildir:~/Maildir
+mail_fsync = never
+passdb {{
+  driver = passwd-file
+  args = {root}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = {root}/users
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = 0
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def dovecot_root() -> Iterator[Path]:
+    """A private Dovecot (its auth service answers doveadm -A), users with Maildirs; stopped
+    by its PID."""
+    binary = shutil.which("dovecot") or (
+        "/usr/sbin/dovecot" if os.access("/usr/sbin/dovecot", os.X_OK) else None)
+    if binary is None or _doveadm_binary() is None:
+        unavailable("dovecot", "not installed (Debian package dovecot-imapd)")
+    root = Path(tempfile.mkdtemp(prefix="dmf-dovecot-"))
+    root.chmod(0o755)
+    (root / "run").mkdir()
+    lines = []
+    for name, folders in USERS.items():
+        maildir = root / "home" / name / "Maildir"
+        for directory in (maildir, *(maildir / f".{folder}" for folder in folders)):
+            for sub in ("cur", "new", "tmp"):
+                (directory / sub).mkdir(parents=True)
+        lines.append(f"{name}:{{PLAIN}}pw:{MAIL_UID}:{MAIL_UID}::{root}/home/{name}::\n")
+    (root / "users").write_text("".join(lines))
+    if os.geteuid() == 0:
+        _chown_tree(root / "home")
+    (root / "dovecot.conf").write_text(_config(root))
+    server = subprocess.Popen([binary, "-F", "-c", str(root / "dovecot.conf")])
+    try:
+        deadline = time.monotonic() + 10
+        while not (root / "run" / "auth-userdb").exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                unavailable("dovecot", (root / "dovecot.log").read_text(errors="replace")
+                            if (root / "dovecot.log").exists() else "did not start")
+            time.sleep(0.02)
+        yield root
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _doveadm(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_doveadm_binary() or "doveadm", "-c", str(root / "dovecot.conf"),
+                           *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("command", [
+    ("-f", "tab", "mailbox", "list", "-A"),
+    ("mailbox", "status", "messages vsize", "*", "-A"),
+    ("-f", "table", "mailbox", "status", "messages", "*", "-A"),
+    ("-f", "json", "mailbox", "list", "-A"),
+    ("-f", "tab", "fetch", "uid", "all", "-A"),
+    ("mailbox", "path", "-A", "INBOX"),
+    ("mailbox", "status", "messages", "INBOX", "-F", "{users_file}"),
+])
+def test_all_users_output_equals_doveadm(dovecot_root: Path, command: tuple[str, ...]) -> None:
+    users_file = dovecot_root / "names"
+    users_file.write_text("alice\nnobody\nbob\n")
+    argv = [part.format(users_file=users_file) for part in command]
+    theirs = _doveadm(dovecot_root, *argv)
+    ours = run_dmf("-c", str(dovecot_root / "dovecot.conf"), *argv)
+    assert (ours.returncode, theirs.returncode) == (0, 0), ours.stderr + theirs.stderr
+    # doveadm lists each user's mailboxes in its own order: compare rows as sets
+    if argv[1] == "json":
+        def items(text: str) -> list[list[tuple[str, str]]]:
+            return sorted(list(item.items()) for item in json.loads(text))
+
+        assert items(ours.stdout) == items(theirs.stdout)
+    else:
+        if argv[1] in ("tab", "table"):  # the header row first
+            assert ours.stdout.splitlines()[0] == theirs.stdout.splitlines()[0]
+        assert sorted(ours.stdout.splitlines()) == sorted(theirs.stdout.splitlines())
+    if "nobody" in users_file.read_text() and "-F" in argv:
+        assert "Info: User no longer exists, skipping" in theirs.stderr
+        assert ours.stderr == "dmf(nobody): Info: User no longer exists, skipping\n"
