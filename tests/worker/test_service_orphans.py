@@ -19,7 +19,7 @@ from tests.worker.worker_processes import WorkerProcess
 SCRIPT = """#!/bin/sh
 # a migration command that starts a child of its own and waits for it
 echo $$ > "$1"
-sleep 300
+sleep 30
 """
 
 
