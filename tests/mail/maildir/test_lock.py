@@ -14,6 +14,7 @@ import pytest
 from dmf.errors import TemporaryError
 from dmf.mail.location import open_storage
 from dmf.mail.maildir.lock import dotlock
+from dmf.mail.sample import write_sample_maildir
 
 UIDLIST = "dovecot-uidlist"
 LOCK_NAME = "dovecot-uidlist.lock"
@@ -69,3 +70,54 @@ def test_stale_uidlist_locks_are_broken(tmp_path: Path) -> None:
     lock.write_text("1:some-other-host")  # fresh, owned elsewhere: respected
     with pytest.raises(TemporaryError), dotlock(tmp_path / UIDLIST, None, 0.2):
         pass
+
+
+HOLD_DOTLOCKS = """
+import sys, time
+from contextlib import ExitStack
+from pathlib import Path
+from dmf.mail.maildir.lock import dotlock
+from dmf.mail.sample import write_sample_maildir
+with ExitStack() as stack:
+    for target in sys.argv[1:]:
+        stack.enter_context(dotlock(Path(target), None, 1))
+    print("locked", flush=True)
+    time.sleep(30)
+"""
+
+
+def _hold_dotlocks(*targets: Path) -> subprocess.Popen[bytes]:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_DOTLOCKS, *map(str, targets)],
+                              stdout=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+    return holder
+
+
+def test_listing_removes_locks_of_a_killed_process_in_every_mailbox(tmp_path: Path) -> None:
+    """A backup killed while holding locks leaves them in mailboxes the next (fast mode) run
+    never opens; listing the store, as every run does first, removes them."""
+    root = tmp_path / "m"
+    write_sample_maildir(root, messages=20)
+    storage = open_storage(f"maildir:{root}", user="u", home=None)
+    storage.list_mailboxes()  # numbers the mailboxes the sample left without a uidlist
+    storage.close()
+    sent, archive = root / ".Sent", root / ".Archive"
+    killed = _hold_dotlocks(sent / UIDLIST, sent / "dovecot-keywords", root / "subscriptions")
+    killed.kill()
+    killed.wait()
+    live = _hold_dotlocks(archive / UIDLIST)
+    foreign = root / ".Archive.2024" / LOCK_NAME
+    foreign.write_text("1:some-other-host")
+    try:
+        stale = [sent / LOCK_NAME, sent / "dovecot-keywords.lock", root / "subscriptions.lock"]
+        assert all(path.exists() for path in stale)
+        storage = open_storage(f"maildir:{root}", user="u", home=None)
+        storage.list_mailboxes()
+        storage.close()
+        assert [path for path in stale if path.exists()] == []
+        assert (archive / LOCK_NAME).read_text() == f"{live.pid}:{socket.gethostname()}"
+        assert foreign.read_text() == "1:some-other-host"  # its owner may be alive elsewhere
+    finally:
+        live.kill()
+        live.wait()

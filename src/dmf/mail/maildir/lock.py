@@ -10,12 +10,13 @@ changes it only while holding the uidlist lock, and so do we.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,16 +38,47 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _local_pid(content: bytes) -> int | None:
+    """The pid of a `<pid>:<host>` lock taken on this host; None for another host's lock."""
+    pid_text, _, host = content.decode("utf-8", "replace").strip().partition(":")
+    if host == socket.gethostname() and pid_text.isdigit():
+        return int(pid_text)
+    return None
+
+
 def _is_stale(lock_path: Path) -> bool:
     try:
-        content = lock_path.read_bytes().decode("utf-8", "replace")
+        content = lock_path.read_bytes()
         mtime = lock_path.stat().st_mtime
     except FileNotFoundError:
         return False
-    pid_text, _, host = content.strip().partition(":")
-    if host == socket.gethostname() and pid_text.isdigit():
-        return not _pid_alive(int(pid_text))
+    pid = _local_pid(content)
+    if pid is not None:
+        return not _pid_alive(pid)
     return time.time() - mtime > STALE_SECONDS
+
+
+def clear_dead_locks(directory: Path, targets: Iterable[str]) -> None:
+    """Remove `<target>.lock` files in `directory` left by a dead process of this host.
+
+    A run killed while holding a lock leaves it in a mailbox the next run may never open (fast
+    mode skips unchanged mailboxes), so listing sweeps them; a missing lock costs one failed
+    stat. Another host's lock, or one we may not remove, is left for its owner or to age out.
+    """
+    for target in targets:
+        lock_path = directory / (target + ".lock")
+        try:
+            with open(lock_path, "rb") as held:
+                content = held.read(64)
+                inode = os.fstat(held.fileno()).st_ino
+        except OSError:
+            continue
+        pid = _local_pid(content)
+        if pid is None or _pid_alive(pid):
+            continue
+        with contextlib.suppress(OSError):
+            if os.stat(lock_path).st_ino == inode:  # not since replaced by a live holder's
+                os.unlink(lock_path)
 
 
 @contextmanager

@@ -20,8 +20,14 @@ from dmf.errors import NotFoundError, NotPossibleError, Scope
 from dmf.mail.maildir import subscriptions, uidlist
 from dmf.mail.maildir.atomic import os_error, replace
 from dmf.mail.maildir.layout import INBOX, MaildirLayout
-from dmf.mail.maildir.lock import dotlock, user_lock
-from dmf.mail.maildir.mailbox import UIDLIST_NAME, MaildirMailbox, create_maildir, new_guid
+from dmf.mail.maildir.lock import clear_dead_locks, dotlock, user_lock
+from dmf.mail.maildir.mailbox import (
+    KEYWORDS_NAME,
+    UIDLIST_NAME,
+    MaildirMailbox,
+    create_maildir,
+    new_guid,
+)
 from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.model import HIERARCHY_SEPARATOR, MailboxMeta
 from dmf.mail.storage import Capability
@@ -69,6 +75,9 @@ class MaildirStorage:
     # ------------------------------------------------------------------ mailboxes
 
     def list_mailboxes(self) -> list[MailboxMeta]:
+        """Every mailbox's metadata; also removes dotlocks a killed process left (see
+        `clear_dead_locks`), since a later run may skip the mailbox they sit in."""
+        clear_dead_locks(self.layout.control_root, (SUBSCRIPTIONS_NAME,))
         result = []
         for name, mail_dir in self.layout.list_dirs():
             try:
@@ -81,9 +90,10 @@ class MaildirStorage:
         return result
 
     def _listed_meta(self, name: str) -> MailboxMeta:
+        _, _, control_dir = self._dirs(name)
+        clear_dead_locks(control_dir, (UIDLIST_NAME, KEYWORDS_NAME))
         if name in self._open:
             return self._open[name].meta
-        _, _, control_dir = self._dirs(name)
         path = control_dir / UIDLIST_NAME
         try:
             header = uidlist.read_header(str(path))
