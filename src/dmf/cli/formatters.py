@@ -164,7 +164,8 @@ def table_widths(titles: Sequence[str], rows: Sequence[Sequence[str]],
 
 
 class TablePrinter:
-    """Space-aligned columns sized from the first 100 rows; empty values show as `-`."""
+    """Space-aligned columns sized from the first 100 rows; an empty value is blank padding,
+    as doveadm 2.3.19 prints it (a message without flags has an empty flags cell)."""
 
     def __init__(self, columns: Sequence[Column], out: TextIO, width: int) -> None:
         self._columns, self._out, self._width = columns, out, width
@@ -173,8 +174,8 @@ class TablePrinter:
 
     def _write(self, values: Sequence[str]) -> None:
         assert self._lengths is not None
-        cells = [f"{value or '-':<{length}}" for value, length in zip(values, self._lengths,
-                                                                     strict=True)]
+        cells = [f"{value:<{length}}" for value, length in zip(values, self._lengths,
+                                                               strict=True)]
         self._out.write(" ".join(cells) + "\n")
 
     def _flush_buffer(self) -> None:
