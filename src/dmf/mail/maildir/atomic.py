@@ -42,7 +42,7 @@ def replace(path: Path, content: bytes, owner: Owner | None, temp_name: str | No
     fsync_dir(path.parent)
 
 
-def discard(path: Path) -> None:
+def discard(path: Path | str) -> None:
     """Remove a file of ours that must not stay; on a read-only or vanished one, nothing to do."""
     with contextlib.suppress(OSError):
         os.unlink(path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
 from typing import BinaryIO
 
 from dmf.mail.maildir.atomic import discard, os_error
@@ -16,7 +15,7 @@ from dmf.mail.storage import Body
 BUFFER_SIZE = 1 << 20
 
 
-def _try_link(source: str, target: Path, internal_date: int) -> int | None:
+def _try_link(source: str, target: str, internal_date: int) -> int | None:
     """Hard-link `source` to `target` if that keeps the date right; its size, else None."""
     try:
         status = os.stat(source)
@@ -66,7 +65,7 @@ def _copy(source: BinaryIO, fd: int, want_vsize: bool) -> tuple[int, int | None]
     return size, (size + bare_lf) if want_vsize else None
 
 
-def write_body(body: Body, target: Path, internal_date: int, vsize: int | None,
+def write_body(body: Body, target: str, internal_date: int, vsize: int | None,
                owner: Owner | None) -> tuple[int, int | None]:
     """Write the body to `target` (in tmp/). Returns (size, vsize); vsize is the given one,
     or counted while copying, or None for a hard link without one."""
