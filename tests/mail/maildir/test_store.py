@@ -255,3 +255,21 @@ def test_files_belong_to_the_given_owner(tmp_path: Path, sample_maildir: Path) -
         pass
     paths = [tmp_path / "owned/Maildir", *(tmp_path / "owned/Maildir").rglob("*")]
     assert {(os.lstat(path).st_uid, os.lstat(path).st_gid) for path in paths} == {(5000, 5001)}
+
+
+@pytest.mark.parametrize("claimed_size, claimed_vsize", [(4, 5), (999, 1000), (0, None)])
+def test_file_name_sizes_are_the_bytes_written_whatever_the_metadata_claims(
+        tmp_path: Path, claimed_size: int, claimed_vsize: int | None) -> None:
+    """Dovecot trusts ,S= and ,W= in a filename: a source whose size metadata lies must not
+    produce a name that disagrees with the file (the save writes straight to the name the
+    metadata gives, and renames when the bytes say otherwise)."""
+    storage = storage_at(tmp_path / "m", create=True)
+    box = storage.mailbox("INBOX")
+    box.save(MessageMeta(0, "g1", size=claimed_size, vsize=claimed_vsize),
+             bytes_body(b"abc\n"))
+    box.commit()
+    assert tmp_files(tmp_path / "m") == []
+    [name] = os.listdir(tmp_path / "m/new")
+    assert ",S=4" in name and (",W=" not in name or ",W=5" in name)
+    [stored] = storage_at(tmp_path / "m").mailbox("INBOX").messages()
+    assert stored.size == 4

@@ -348,8 +348,10 @@ class MaildirMailbox:
             staging = self._tmp + (filenames.with_letters(planned, letters) if letters
                                    else planned)
         size, vsize = write_body(body, staging, meta.internal_date, meta.vsize, self._owner)
-        base = planned if planned is not None and size == meta.size \
-            else filenames.new_base(size, vsize)
+        if planned is not None and size == meta.size:
+            base = planned
+        else:  # metadata that got the size wrong is not trusted for the vsize either
+            base = filenames.new_base(size, vsize if meta.size in (0, size) else None)
         name = filenames.with_letters(base, letters) if letters else base
         if base != planned:
             os.rename(staging, self._tmp + name)
