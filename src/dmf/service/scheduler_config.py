@@ -35,7 +35,7 @@ from pydantic import Field, SecretStr
 from dmf.service import http_settings
 from dmf.service.config_loader import load_config
 from dmf.service.config_model import ConfigModel
-from dmf.service.worker_config import DataSourcesSettings, ServerSettings
+from dmf.service.worker_config import ServerSettings, ServiceConfig
 
 
 class SchedulerMicronaut(ConfigModel):
@@ -62,26 +62,11 @@ class SchedulerDmf(ConfigModel):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
 
-class SchedulerConfig(ConfigModel):
+class SchedulerConfig(ServiceConfig):
     """The whole of scheduler.yml."""
 
     micronaut: SchedulerMicronaut = Field(default_factory=SchedulerMicronaut)
-    endpoints: http_settings.EndpointsSettings = Field(
-        default_factory=http_settings.EndpointsSettings)
-    http: http_settings.HttpSettings = Field(default_factory=http_settings.HttpSettings)
-    datasources: DataSourcesSettings = Field(default_factory=DataSourcesSettings)
     dmf: SchedulerDmf = Field(default_factory=SchedulerDmf)
-
-    def service_http(self) -> http_settings.ServiceHttpSettings:
-        return http_settings.ServiceHttpSettings(
-            ssl=self.micronaut.ssl, security=self.micronaut.security,
-            endpoints=self.endpoints, admin=self.http.admin)
-
-    @property
-    def http_port(self) -> int:
-        """TLS on: `micronaut.ssl.port`; off: `micronaut.server.port`."""
-        return self.micronaut.ssl.port if self.micronaut.ssl.enabled \
-            else self.micronaut.server.port
 
 
 def load_scheduler_config(paths: Sequence[Path | str],

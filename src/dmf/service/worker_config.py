@@ -307,26 +307,34 @@ class DmfSettings(ConfigModel):
 # ---------------------------------------------------------------- the file
 
 
-class WorkerConfig(ConfigModel):
-    """The whole of dmf-worker.yml."""
+class ServiceConfig(ConfigModel):
+    """What the worker's and the scheduler's files share: HTTP service, endpoints, admin
+    credentials and the migration database. Subclasses add `micronaut` (with `server`, `ssl`,
+    `security`) and their own `dmf` section."""
 
-    micronaut: MicronautSettings = Field(default_factory=MicronautSettings)
     endpoints: http_settings.EndpointsSettings = Field(
         default_factory=http_settings.EndpointsSettings)
     http: http_settings.HttpSettings = Field(default_factory=http_settings.HttpSettings)
     datasources: DataSourcesSettings = Field(default_factory=DataSourcesSettings)
-    dmf: DmfSettings = Field(default_factory=DmfSettings)
 
     def service_http(self) -> http_settings.ServiceHttpSettings:
+        micronaut = self.micronaut  # type: ignore[attr-defined]
         return http_settings.ServiceHttpSettings(
-            ssl=self.micronaut.ssl, security=self.micronaut.security,
+            ssl=micronaut.ssl, security=micronaut.security,
             endpoints=self.endpoints, admin=self.http.admin)
 
     @property
     def http_port(self) -> int:
         """TLS on: `micronaut.ssl.port` (the seed's 8443); off: `micronaut.server.port`."""
-        return self.micronaut.ssl.port if self.micronaut.ssl.enabled \
-            else self.micronaut.server.port
+        micronaut = self.micronaut  # type: ignore[attr-defined]
+        return micronaut.ssl.port if micronaut.ssl.enabled else micronaut.server.port
+
+
+class WorkerConfig(ServiceConfig):
+    """The whole of dmf-worker.yml."""
+
+    micronaut: MicronautSettings = Field(default_factory=MicronautSettings)
+    dmf: DmfSettings = Field(default_factory=DmfSettings)
 
 
 def load_worker_config(paths: Sequence[Path | str],
