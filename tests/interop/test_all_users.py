@@ -6,27 +6,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.cli.dmf_process import run_dmf
+from tests.fixtures.dovecot import find_doveadm, running_dovecot, traversable_dir
 from tests.fixtures.services import unavailable
 
 pytestmark = pytest.mark.interop
 
 USERS = {"alice": ("Work",), "bob": ()}
 MAIL_UID = 5000  # Dovecot refuses mail as root or below first_valid_uid
-
-
-def _doveadm_binary() -> str | None:
-    return shutil.which("doveadm") or (
-        "/usr/bin/doveadm" if os.access("/usr/bin/doveadm", os.X_OK) else None)
 
 
 def _chown_tree(root: Path) -> None:
@@ -69,14 +62,10 @@ service imap-login {{
 
 @pytest.fixture(scope="module")
 def dovecot_root() -> Iterator[Path]:
-    """A private Dovecot (its auth service answers doveadm -A), users with Maildirs; stopped
-    by its PID."""
-    binary = shutil.which("dovecot") or (
-        "/usr/sbin/dovecot" if os.access("/usr/sbin/dovecot", os.X_OK) else None)
-    if binary is None or _doveadm_binary() is None:
-        unavailable("dovecot", "not installed (Debian package dovecot-imapd)")
-    root = Path(tempfile.mkdtemp(prefix="dmf-dovecot-"))
-    root.chmod(0o755)
+    """A private Dovecot (its auth service answers doveadm -A), users with Maildirs."""
+    if find_doveadm() is None:
+        unavailable("doveadm", "not installed (Debian package dovecot-imapd)")
+    root = traversable_dir("dmf-dovecot-")
     (root / "run").mkdir()
     lines = []
     for name, folders in USERS.items():
@@ -88,28 +77,15 @@ def dovecot_root() -> Iterator[Path]:
     (root / "users").write_text("".join(lines))
     if os.geteuid() == 0:
         _chown_tree(root / "home")
-    (root / "dovecot.conf").write_text(_config(root))
-    server = subprocess.Popen([binary, "-F", "-c", str(root / "dovecot.conf")])
     try:
-        deadline = time.monotonic() + 10
-        while not (root / "run" / "auth-userdb").exists():
-            if server.poll() is not None or time.monotonic() > deadline:
-                unavailable("dovecot", (root / "dovecot.log").read_text(errors="replace")
-                            if (root / "dovecot.log").exists() else "did not start")
-            time.sleep(0.02)
-        yield root
+        with running_dovecot(root, _config(root), (root / "run" / "auth-userdb").exists):
+            yield root
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
         shutil.rmtree(root, ignore_errors=True)
 
 
 def _doveadm(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_doveadm_binary() or "doveadm", "-c", str(root / "dovecot.conf"),
+    return subprocess.run([find_doveadm() or "doveadm", "-c", str(root / "dovecot.conf"),
                            *args], capture_output=True, text=True, timeout=60, check=False)
 
 

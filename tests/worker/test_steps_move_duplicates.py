@@ -7,9 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import pytest
 from imapclient import IMAPClient
 
 from dmf.worker.job_run import run_job
+from tests.fixtures.dovecot import running_dovecot, traversable_dir
 from tests.fixtures.services import unavailable
 from tests.worker.scripts.job_harness import (
     FAKE_DOVEADM,
@@ -88,48 +86,34 @@ service anvil {{
 """
 
 
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 @pytest.fixture()
 def dovecot_imap() -> Iterator[int]:
-    binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
-    if not os.path.exists(binary):
-        unavailable("dovecot", "not installed (Debian package dovecot-imapd)")
     if os.geteuid() != 0:
         unavailable("dovecot", "a private server here needs root for its mail uid")
     # Dovecot's auth and mail processes run as other users: pytest's 0700 tmp_path is closed
     # to them, so the server lives in a directory of its own that they can traverse.
-    root = Path(tempfile.mkdtemp(prefix="dmf-dovecot-"))
-    root.chmod(0o755)
+    root = traversable_dir("dmf-dovecot-")
     try:
-        yield from _serve(binary, root)
+        home = root / "home" / "olduser1"
+        home.mkdir(parents=True)
+        os.chown(home, MAIL_UID, MAIL_UID)
+        os.chown(home.parent, MAIL_UID, MAIL_UID)
+        (root / "users").write_text(
+            f"olduser1:{{PLAIN}}userpw:{MAIL_UID}:{MAIL_UID}::{home}::\n")
+        (root / "masters").write_text("admin:{PLAIN}adminpw\n")
+        port = _free_port()
+        with running_dovecot(root, _config(root, port), lambda: _accepts(port)):
+            yield port
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _serve(binary: str, root: Path) -> Iterator[int]:
-    home = root / "home" / "olduser1"
-    home.mkdir(parents=True)
-    os.chown(home, MAIL_UID, MAIL_UID)
-    os.chown(home.parent, MAIL_UID, MAIL_UID)
-    (root / "users").write_text(
-        f"olduser1:{{PLAIN}}userpw:{MAIL_UID}:{MAIL_UID}::{home}::\n")
-    (root / "masters").write_text("admin:{PLAIN}adminpw\n")
-    port = _free_port()
-    conf = root / "dovecot.conf"
-    conf.write_text(_config(root, port))
-    server = subprocess.Popen([binary, "-F", "-c", str(conf)], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                unavailable("dovecot", f"did not start: {server.stderr.read().decode()[-500:]}")
-            time.sleep(0.05)
-    yield port
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def _fill(port: int) -> None:
