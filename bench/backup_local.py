@@ -2,14 +2,22 @@
 """Local backup benchmark: `dmf backup` against `cp -a` and `doveadm backup` on the same corpus,
 measured in one run (this machine's file creation is noisy: only same-run ratios count).
 
-For each corpus size it writes a corpus with ../shared/bench/make_corpus.py, then times
-  cp -a      the corpus into a fresh directory (also dmf's source copy)
-  dmf        full first run into an empty destination, then no-change re-runs (median of 3)
+For each corpus size it writes a corpus with ../shared/bench/make_corpus.py, then, in each of
+--rounds interleaved rounds, times
+  cp -a      the corpus into a fresh directory
+  dmf        a full first run into an empty destination
   doveadm    the same on its own copy of the source (standalone, chowned to the mail uid,
-             default fsync settings), then its no-change re-run
-and prints the ratios against the targets, with dmf's peak memory (ru_maxrss of the child).
+             default fsync settings)
+and afterwards each tool's no-change re-runs. It prints every sample, the medians, the ratios of
+the medians against the targets, and dmf's peak memory (ru_maxrss of the child).
 
-Usage: bench/backup_local.py [--messages N ...] [--workdir DIR] [--keep]
+Every timed run starts after sync(2) with no dirty pages left by the run before: otherwise the
+tool that syncs (dmf's batched syncfs, doveadm's fsyncs) pays for writing back the previous
+tool's 800 MB, and cp -a, which never syncs, would be timed against a disk busy with that
+writeback. Rounds interleave the tools so that a slow minute of a shared machine lands on all
+of them alike; only ratios from one run of this script count.
+
+Usage: bench/backup_local.py [--messages N ...] [--rounds R] [--workdir DIR] [--keep]
 Skips (exit 0, a message) when make_corpus.py or doveadm is missing.
 """
 
@@ -35,6 +43,7 @@ FALLBACK_MAKE_CORPUS = Path("/work/shared/bench/make_corpus.py")
 TARGETS = {"full vs doveadm": 0.6, "full vs cp -a": 2.0, "no-change seconds": 0.4,
            "peak memory MB": 100.0}
 NO_CHANGE_RUNS = 3
+SETTLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,10 @@ class Timed:
 
 
 def run(command: list[str], env: dict[str, str] | None = None) -> Timed:
-    """Run a child to completion; its wall time and peak resident memory."""
+    """Run a child to completion from a clean page cache state (nothing dirty left by an
+    earlier run); its wall time and peak resident memory."""
+    os.sync()
+    time.sleep(SETTLE_SECONDS)
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
@@ -60,8 +72,8 @@ def run(command: list[str], env: dict[str, str] | None = None) -> Timed:
 
 
 def median(samples: list[Timed]) -> Timed:
-    """The middle no-change run: a re-run takes a fraction of a second, so one busy moment of
-    a shared machine would otherwise decide the figure."""
+    """The middle sample: one busy moment of a shared machine would otherwise decide the
+    figure."""
     return sorted(samples, key=lambda timed: timed.seconds)[len(samples) // 2]
 
 
@@ -74,7 +86,7 @@ def dmf_backup(source: Path, dest: Path) -> Timed:
                 f"maildir:{dest}"], {**os.environ, "USER": "bench"})
 
 
-def bench_size(messages: int, workdir: Path, make_corpus: Path,
+def bench_size(messages: int, rounds: int, workdir: Path, make_corpus: Path,
                doveadm_binary: str) -> dict[str, float]:
     base = workdir / f"n{messages}"
     shutil.rmtree(base, ignore_errors=True)
@@ -83,22 +95,32 @@ def bench_size(messages: int, workdir: Path, make_corpus: Path,
     subprocess.run([sys.executable, str(make_corpus), "maildir", str(corpus), "--messages",
                     str(messages)], check=True, stdout=subprocess.DEVNULL)
     size_mb = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file()) / 1e6
-
-    copy = run(["cp", "-a", str(corpus), str(base / "dmf-source")])
     doveadm = Doveadm(doveadm_binary, base / "doveadm", fsync=True)
     doveadm_source = doveadm.copy(corpus)
-    doveadm_dest = doveadm.new_dir() / "Maildir"
+    dmf_source = base / "dmf-source"  # dmf writes its dovecot-uidlist files, as doveadm does
+    subprocess.run(["cp", "-a", str(corpus), str(dmf_source)], check=True)
 
-    ours_full = dmf_backup(base / "dmf-source", base / "dmf-dest" / "Maildir")
-    ours_again = median([dmf_backup(base / "dmf-source", base / "dmf-dest" / "Maildir")
+    samples: dict[str, list[Timed]] = {"cp -a": [], "dmf": [], "doveadm": []}
+    for round_number in range(rounds):
+        for path in (base / "cp", base / "dmf-dest"):
+            shutil.rmtree(path, ignore_errors=True)
+        samples["cp -a"].append(run(["cp", "-a", str(corpus), str(base / "cp")]))
+        samples["dmf"].append(dmf_backup(dmf_source, base / "dmf-dest" / "Maildir"))
+        doveadm_dest = doveadm.new_dir() / "Maildir"
+        samples["doveadm"].append(doveadm_backup(doveadm, doveadm_source, doveadm_dest))
+        if round_number < rounds - 1:
+            shutil.rmtree(doveadm_dest.parent)
+    ours_again = median([dmf_backup(dmf_source, base / "dmf-dest" / "Maildir")
                          for _ in range(NO_CHANGE_RUNS)])
-    theirs_full = doveadm_backup(doveadm, doveadm_source, doveadm_dest)
     theirs_again = median([doveadm_backup(doveadm, doveadm_source, doveadm_dest)
                            for _ in range(NO_CHANGE_RUNS)])
+    copy, ours_full, theirs_full = (median(samples[tool]) for tool in samples)
 
-    peak_mb = max(ours_full.max_rss_kb, ours_again.max_rss_kb) / 1024
-    print(f"\n== {messages} messages, {size_mb:.0f} MB ==")
-    print(f"{'':24}{'seconds':>10}")
+    peak_mb = max(timed.max_rss_kb for timed in [*samples["dmf"], ours_again]) / 1024
+    print(f"\n== {messages} messages, {size_mb:.0f} MB, {rounds} rounds ==")
+    for tool, timings in samples.items():
+        print(f"{tool + ' full runs':24}" + " ".join(f"{t.seconds:7.3f}" for t in timings))
+    print(f"{'median seconds:':24}")
     for label, timed in (("cp -a", copy), ("dmf backup (full)", ours_full),
                          ("doveadm backup (full)", theirs_full),
                          ("dmf backup (no change)", ours_again),
@@ -118,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, nargs="+", default=[2000, 20000],
                         help="corpus sizes (default: 2000 20000)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved full runs of each tool (default: 3)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dmf-bench"),
                         help="scratch space, world-traversable for doveadm (default %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the trees afterwards")
@@ -131,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.chmod(0o755)
     try:
         for messages in args.messages:
-            bench_size(messages, args.workdir, make_corpus, binary)
+            bench_size(messages, args.rounds, args.workdir, make_corpus, binary)
     finally:
         if not args.keep:
             for messages in args.messages:
