@@ -9,7 +9,7 @@ import os
 from typing import BinaryIO
 
 from dmf.mail.maildir.atomic import discard, os_error
-from dmf.mail.maildir.ownership import Owner, give
+from dmf.mail.maildir.ownership import Owner
 from dmf.mail.storage import Body
 
 BUFFER_SIZE = 1 << 20
@@ -67,8 +67,9 @@ def _copy(source: BinaryIO, fd: int, want_vsize: bool) -> tuple[int, int | None]
 
 def write_body(body: Body, target: str, internal_date: int, vsize: int | None,
                owner: Owner | None) -> tuple[int, int | None]:
-    """Write the body to `target` (in tmp/). Returns (size, vsize); vsize is the given one,
-    or counted while copying, or None for a hard link without one."""
+    """Write the body to `target` (in tmp/), giving the new file to `owner` unless that is
+    None (see ownership.effective). Returns (size, vsize); vsize is the given one, or counted
+    while copying, or None for a hard link without one."""
     try:
         if body.path is not None:
             size = _try_link(body.path, target, internal_date)
@@ -76,7 +77,8 @@ def write_body(body: Body, target: str, internal_date: int, vsize: int | None,
                 return size, vsize
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            give(target, owner)
+            if owner is not None:
+                os.fchown(fd, owner[0], owner[1])
             with body.open() as source:
                 size, counted = _copy(source, fd, want_vsize=vsize is None)
             if internal_date:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -17,9 +17,10 @@ def _syncfs() -> Callable[[int], int] | None:
     return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
 
 
-def sync_filesystem(directory: Path, files: list[Path]) -> None:
+def sync_filesystem(directory: Path, files: Iterable[str]) -> None:
     """Flush the filesystem holding `directory` (all of `files` with it) to stable storage;
-    falls back to fsync of each file where syncfs(2) is missing."""
+    falls back to fsync of each file where syncfs(2) is missing (only then is `files`
+    iterated: pass a generator)."""
     syncfs = _syncfs()
     if syncfs is not None:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)

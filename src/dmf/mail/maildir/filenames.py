@@ -74,12 +74,21 @@ def _hostname() -> str:
 
 _HOST = _hostname()
 _SEQUENCE = count(1)
+_PID = os.getpid()  # asked once, not once per message; a forked child asks again
+
+
+def _forked() -> None:
+    global _PID
+    _PID = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def new_base(size: int, vsize: int | None) -> str:
     """A unique basename in Dovecot's form `<secs>.M<usecs>P<pid>Q<n>.<host>,S=..,W=..`."""
     now = time.time()
     seconds = int(now)
-    base = (f"{seconds}.M{int((now - seconds) * 1_000_000)}P{os.getpid()}Q{next(_SEQUENCE)}."
+    base = (f"{seconds}.M{int((now - seconds) * 1_000_000)}P{_PID}Q{next(_SEQUENCE)}."
             f"{_HOST},S={size}")
     return base if vsize is None else f"{base},W={vsize}"

@@ -24,6 +24,7 @@ above the highest UID that sits in cur/ and was already in the uidlist.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import time
@@ -44,7 +45,7 @@ from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
 from dmf.mail.maildir.bodies import write_body
 from dmf.mail.maildir.durability import fsync_dir, sync_filesystem
 from dmf.mail.maildir.lock import dotlock
-from dmf.mail.maildir.ownership import give, make_dirs
+from dmf.mail.maildir.ownership import Owner, effective, give, make_dirs
 from dmf.mail.maildir.scan import MessageFile
 from dmf.mail.maildir.uidlist import UidList, UidRecord
 from dmf.mail.model import MailboxChange, MailboxMeta, MessageMeta
@@ -204,7 +205,9 @@ class MaildirMailbox:
         raise NotFoundError(f"message file {base} vanished from {self.mail_dir}",
                             scope=Scope.MESSAGE)
 
-    def _path(self, uid: int) -> str:
+    def _path(self, uid: int, *, verify: bool = True) -> str:
+        """The message's file; `verify` looks it up again when a flag change by another
+        client renamed it since the scan (callers that open it anyway skip that stat)."""
         self._load()
         found = self._files.get(uid)
         if found is None:
@@ -213,13 +216,16 @@ class MaildirMailbox:
         if uid in self._batch.saves:
             return self._tmp + found.name
         path = f"{self._dir}/{found.subdir}/{found.name}"
-        if not os.path.exists(path):
+        if verify and not os.path.exists(path):
             self._refind(found)
             path = f"{self._dir}/{found.subdir}/{found.name}"
         return path
 
     def open_body(self, uid: int) -> BinaryIO:
-        return open(self._path(uid), "rb")
+        try:
+            return open(self._path(uid, verify=False), "rb")
+        except FileNotFoundError:
+            return open(self._path(uid), "rb")
 
     def body_path(self, uid: int) -> str | None:
         return self._path(uid)
@@ -322,6 +328,11 @@ class MaildirMailbox:
 
     # ------------------------------------------------------------------ writing
 
+    @functools.cached_property
+    def _body_owner(self) -> Owner | None:
+        """Whom new message files are given to, resolved once for the mailbox."""
+        return effective(os.path.join(self._dir, "tmp"), self._owner)
+
     def save(self, meta: MessageMeta, body: Body) -> int:
         current = self._load()
         if meta.uid > 0:
@@ -347,7 +358,7 @@ class MaildirMailbox:
         else:
             staging = self._tmp + (filenames.with_letters(planned, letters) if letters
                                    else planned)
-        size, vsize = write_body(body, staging, meta.internal_date, meta.vsize, self._owner)
+        size, vsize = write_body(body, staging, meta.internal_date, meta.vsize, self._body_owner)
         if planned is not None and size == meta.size:
             base = planned
         else:  # metadata that got the size wrong is not trusted for the vsize either
@@ -426,8 +437,7 @@ class MaildirMailbox:
         current = self._load()
         tmp_dir = self.mail_dir / "tmp"
         if batch.saves:
-            sync_filesystem(tmp_dir, [tmp_dir / (filenames.TMP_PREFIX + found.name)
-                                      for found in batch.saves.values()])
+            sync_filesystem(tmp_dir, (self._tmp + found.name for found in batch.saves.values()))
         with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
             self._merge_disk_changes(current)
             if batch.keywords:

@@ -14,16 +14,25 @@ from pathlib import Path
 Owner = tuple[int, int]  # (uid, gid)
 
 
-def give(path: Path | str, owner: Owner | None) -> None:
-    """chown a path dmf just created to the mail user."""
+def effective(directory: str, owner: Owner | None) -> Owner | None:
+    """The owner a file created in `directory` must be given, or None when creating it already
+    gives the right one (our own uid and gid, as Dovecot leaves it: a setgid directory's group
+    is then kept). Resolved once per directory by the per-message path."""
     if owner is None:
         if os.geteuid() != 0:
-            return
-        parent = os.stat(os.path.dirname(os.fspath(path)) or ".")
+            return None
+        parent = os.stat(directory or ".")
         if parent.st_uid == 0:
-            return
+            return None
         owner = (parent.st_uid, parent.st_gid)
-    os.chown(path, owner[0], owner[1], follow_symlinks=False)
+    return None if owner == (os.geteuid(), os.getegid()) else owner
+
+
+def give(path: Path | str, owner: Owner | None) -> None:
+    """chown a path dmf just created to the mail user."""
+    target = effective(os.path.dirname(os.fspath(path)), owner)
+    if target is not None:
+        os.chown(path, target[0], target[1], follow_symlinks=False)
 
 
 def make_dirs(path: Path, owner: Owner | None, mode: int = 0o700) -> None:

@@ -152,9 +152,13 @@ def encode(uidlist: UidList) -> bytes:
     if uidlist.header_extra:
         header += " " + " ".join(uidlist.header_extra)
     lines = [header]
-    for uid in sorted(uidlist.records):
-        record = uidlist.records[uid]
-        fields = "".join(f" {key}{value}" for key, value in record.fields.items())
-        lines.append(f"{uid}{fields} :{record.basename}")
+    records = uidlist.records
+    for uid in sorted(records):
+        record = records[uid]
+        if record.fields:  # rewritten at every commit: the common no-field line stays cheap
+            fields = " ".join([key + value for key, value in record.fields.items()])
+            lines.append(f"{uid} {fields} :{record.basename}")
+        else:
+            lines.append(f"{uid} :{record.basename}")
     lines.append("")
     return "\n".join(lines).encode("utf-8", "surrogateescape")
