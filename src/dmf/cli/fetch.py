@@ -20,7 +20,7 @@ from dmf.cli.mail_user import MailUser
 from dmf.cli.mailbox import user_column, user_options
 from dmf.cli.message_dates import save_date
 from dmf.cli.run import guarded, report
-from dmf.cli.session import display_name, open_user_store, run_per_user, start
+from dmf.cli.session import display_name, open_user_store, print_per_user, start
 from dmf.cli.sizes import virtual_size
 from dmf.errors import UsageError
 from dmf.mail.model import DELETED, FLAGGED, SEEN, SYSTEM_FLAGS, MailboxMeta, MessageMeta
@@ -267,8 +267,5 @@ def fetch(ctx: click.Context, user: str | None, all_users: bool, users_file: str
             storage.close()
         return exit_code
 
-    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
-                             run=run)
-    printer.flush()
-    if exit_code:
-        ctx.exit(exit_code)
+    print_per_user(ctx, session, printer, user=user, all_users=all_users,
+                   users_file=users_file, run=run)

@@ -20,8 +20,8 @@ from dmf.cli.session import (
     display_name,
     internal_name,
     open_user_store,
+    print_per_user,
     require_location,
-    run_per_user,
     start,
 )
 from dmf.cli.sizes import virtual_size
@@ -221,11 +221,8 @@ def status(ctx: click.Context, user: str | None, all_users: bool, users_file: st
                 storage.close()
         return exit_code
 
-    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
-                             run=run)
-    printer.flush()
-    if exit_code:
-        ctx.exit(exit_code)
+    print_per_user(ctx, session, printer, user=user, all_users=all_users,
+                   users_file=users_file, run=run)
 
 
 @mailbox.command("list")
@@ -256,11 +253,8 @@ def list_(ctx: click.Context, user: str | None, all_users: bool, users_file: str
                 storage.close()
         return 0
 
-    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
-                             run=run)
-    printer.flush()
-    if exit_code:
-        ctx.exit(exit_code)
+    print_per_user(ctx, session, printer, user=user, all_users=all_users,
+                   users_file=users_file, run=run)
 
 
 def listed_names(storage: Storage | None, masks: Sequence[str], *,
@@ -307,8 +301,5 @@ def path(ctx: click.Context, user: str | None, all_users: bool, users_file: str 
             printer.row(prefix + [str(found)])
         return 0
 
-    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
-                             run=run)
-    printer.flush()
-    if exit_code:
-        ctx.exit(exit_code)
+    print_per_user(ctx, session, printer, user=user, all_users=all_users,
+                   users_file=users_file, run=run)

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from dmf.cli.context import GlobalOptions
+from dmf.cli.formatters import Printer
 from dmf.cli.mail_user import MailUser, lookup_user, user_names
 from dmf.cli.run import report
 from dmf.errors import EXIT_OK, ConfigError, UnknownUserError
@@ -82,6 +83,19 @@ def run_per_user(session: Session, *, user: str | None, all_users: bool,
         if code != EXIT_OK and exit_code in (EXIT_OK, 2):
             exit_code = code
     return exit_code
+
+
+def print_per_user(ctx: click.Context, session: Session, printer: Printer, *,
+                   user: str | None, all_users: bool, users_file: str | None,
+                   run: Callable[[MailUser], int]) -> None:
+    """The whole run of an inspection command after its set-up: `run_per_user`, then the
+    printer's output finished (also when a user failed: the others' rows are still owed),
+    then the exit code of `run_per_user` when it is not 0."""
+    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
+                             run=run)
+    printer.flush()
+    if exit_code:
+        ctx.exit(exit_code)
 
 
 def open_user_store(mail_user: MailUser, *, create_missing: bool) -> Storage | None:
