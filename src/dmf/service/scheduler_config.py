@@ -32,17 +32,9 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from dmf.service import http_settings
 from dmf.service.config_loader import load_config
 from dmf.service.config_model import ConfigModel
-from dmf.service.worker_config import ServerSettings, ServiceConfig
-
-
-class SchedulerMicronaut(ConfigModel):
-    server: ServerSettings = Field(default_factory=ServerSettings)
-    ssl: http_settings.SslSettings = Field(default_factory=http_settings.SslSettings)
-    security: http_settings.SecuritySettings = Field(
-        default_factory=http_settings.SecuritySettings)
+from dmf.service.worker_config import ServiceConfig
 
 
 class WrappingKeySettings(ConfigModel):
@@ -63,9 +55,8 @@ class SchedulerDmf(ConfigModel):
 
 
 class SchedulerConfig(ServiceConfig):
-    """The whole of scheduler.yml."""
+    """The whole of scheduler.yml (its `micronaut` is ServiceConfig's: server, ssl, security)."""
 
-    micronaut: SchedulerMicronaut = Field(default_factory=SchedulerMicronaut)
     dmf: SchedulerDmf = Field(default_factory=SchedulerDmf)
 
 

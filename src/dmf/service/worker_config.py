@@ -103,17 +103,27 @@ class HttpClientsSettings(ConfigModel):
     services: dict[str, HttpServiceSettings] = Field(default_factory=dict)
 
 
-class MicronautSettings(ConfigModel):
+class ServiceMicronaut(ConfigModel):
+    """`micronaut` as every dmf service reads it: where it listens (`server`, or `ssl` when
+    enabled) and who may call it (`security`). The scheduler's whole section."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    ssl: http_settings.SslSettings = Field(default_factory=http_settings.SslSettings)
+    security: http_settings.SecuritySettings = Field(
+        default_factory=http_settings.SecuritySettings)
+
+
+class MicronautSettings(ServiceMicronaut):
+    """The worker's `micronaut`: TLS on by default (the seed's keystore), and the worker's own
+    application name, metrics, executors and HTTP clients."""
+
     ssl: http_settings.SslSettings = Field(default_factory=lambda: http_settings.SslSettings(
         enabled=True, **{"key-store": http_settings.KeyStoreSettings(
             path="file:/opt/open-xchange/dmf/certs/keystore.p12")}))
-    server: ServerSettings = Field(default_factory=ServerSettings)
     application: ApplicationSettings = Field(default_factory=ApplicationSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     executors: ExecutorsSettings = Field(default_factory=ExecutorsSettings)
     http: HttpClientsSettings = Field(default_factory=HttpClientsSettings)
-    security: http_settings.SecuritySettings = Field(
-        default_factory=http_settings.SecuritySettings)
 
 
 # ---------------------------------------------------------------- datasources.*
@@ -308,26 +318,26 @@ class DmfSettings(ConfigModel):
 
 
 class ServiceConfig(ConfigModel):
-    """What the worker's and the scheduler's files share: HTTP service, endpoints, admin
-    credentials and the migration database. Subclasses add `micronaut` (with `server`, `ssl`,
-    `security`) and their own `dmf` section."""
+    """What the worker's and the scheduler's files share: `micronaut` (the worker narrows it to
+    its larger section), endpoints, admin credentials and the migration database. Subclasses
+    add their own `dmf` section."""
 
+    micronaut: ServiceMicronaut = Field(default_factory=ServiceMicronaut)
     endpoints: http_settings.EndpointsSettings = Field(
         default_factory=http_settings.EndpointsSettings)
     http: http_settings.HttpSettings = Field(default_factory=http_settings.HttpSettings)
     datasources: DataSourcesSettings = Field(default_factory=DataSourcesSettings)
 
     def service_http(self) -> http_settings.ServiceHttpSettings:
-        micronaut = self.micronaut  # type: ignore[attr-defined]
         return http_settings.ServiceHttpSettings(
-            ssl=micronaut.ssl, security=micronaut.security,
+            ssl=self.micronaut.ssl, security=self.micronaut.security,
             endpoints=self.endpoints, admin=self.http.admin)
 
     @property
     def http_port(self) -> int:
         """TLS on: `micronaut.ssl.port` (the seed's 8443); off: `micronaut.server.port`."""
-        micronaut = self.micronaut  # type: ignore[attr-defined]
-        return micronaut.ssl.port if micronaut.ssl.enabled else micronaut.server.port
+        ssl = self.micronaut.ssl
+        return ssl.port if ssl.enabled else self.micronaut.server.port
 
 
 class WorkerConfig(ServiceConfig):
