@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.cli.dmf_process import run_dmf
-from tests.fixtures.dovecot import find_doveadm, running_dovecot, traversable_dir
+from tests.fixtures.dovecot import MAIL_UID, find_doveadm, running_dovecot, traversable_dir
+from tests.fixtures.dovecot_server import passwd_line, server_config
 from tests.fixtures.services import unavailable
 
 pytestmark = pytest.mark.interop
 
 USERS = {"alice": ("Work",), "bob": ()}
-MAIL_UID = 5000  # Dovecot refuses mail as root or below first_valid_uid
 
 
 def _chown_tree(root: Path) -> None:
@@ -27,37 +27,6 @@ def _chown_tree(root: Path) -> None:
         os.chown(directory, MAIL_UID, MAIL_UID)
         for name in names:
             os.chown(os.path.join(directory, name), MAIL_UID, MAIL_UID)
-
-
-def _config(root: Path) -> str:
-    return f"""instance_name = dmf-fb-{os.getpid()}
-base_dir = {root}/run
-state_dir = {root}/run
-listen = 127.0.0.1
-protocols = imap
-log_path = {root}/dovecot.log
-ssl = no
-first_valid_uid = 1000
-mail_location = maildir:~/Maildir
-mail_fsync = never
-passdb {{
-  driver = passwd-file
-  args = {root}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {root}/users
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = 0
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +42,13 @@ def dovecot_root() -> Iterator[Path]:
         for directory in (maildir, *(maildir / f".{folder}" for folder in folders)):
             for sub in ("cur", "new", "tmp"):
                 (directory / sub).mkdir(parents=True)
-        lines.append(f"{name}:{{PLAIN}}pw:{MAIL_UID}:{MAIL_UID}::{root}/home/{name}::\n")
+        lines.append(passwd_line(name, "pw", root / "home" / name))
     (root / "users").write_text("".join(lines))
     if os.geteuid() == 0:
         _chown_tree(root / "home")
     try:
-        with running_dovecot(root, _config(root), (root / "run" / "auth-userdb").exists):
+        with running_dovecot(root, server_config(root),
+                             (root / "run" / "auth-userdb").exists):
             yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)

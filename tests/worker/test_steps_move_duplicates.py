@@ -14,7 +14,9 @@ import pytest
 from imapclient import IMAPClient
 
 from dmf.worker.job_run import run_job
-from tests.fixtures.dovecot import running_dovecot, traversable_dir
+from tests.fixtures.databases import free_port
+from tests.fixtures.dovecot import MAIL_UID, running_dovecot, traversable_dir
+from tests.fixtures.dovecot_server import passwd_line, server_config
 from tests.fixtures.services import unavailable
 from tests.worker.scripts.job_harness import (
     FAKE_DOVEADM,
@@ -26,31 +28,15 @@ from tests.worker.scripts.job_harness import (
 
 REAPPEARED = ("dsync(user1): Error: imapc(127.0.0.1): Mailbox '%s' state corrupted: "
               "Expunged message reappeared in session (uid=%d < next_uid=90)")
-MAIL_UID = 5000
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _config(root: Path, port: int) -> str:
-    return f"""
-instance_name = dmf-test-{port}
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-listen = 127.0.0.1
-protocols = imap
-ssl = no
-disable_plaintext_auth = no
+def _settings(root: Path) -> str:
+    """What this server adds: plain logins over IMAP, master users (root/masters), one "/"
+    namespace, no delay after a failed login."""
+    return f"""disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_master_user_separator = *
 auth_failure_delay = 0
-first_valid_uid = 1000
-mail_location = maildir:~/Maildir
-mail_fsync = never
 namespace inbox {{
   inbox = yes
   separator = /
@@ -60,23 +46,6 @@ passdb {{
   args = {root}/masters
   master = yes
   pass = yes
-}}
-passdb {{
-  driver = passwd-file
-  args = {root}/users
-}}
-userdb {{
-  driver = passwd-file
-  args = {root}/users
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
 }}
 service anvil {{
   unix_listener anvil-auth-penalty {{
@@ -106,11 +75,11 @@ def dovecot_imap() -> Iterator[int]:
         home.mkdir(parents=True)
         os.chown(home, MAIL_UID, MAIL_UID)
         os.chown(home.parent, MAIL_UID, MAIL_UID)
-        (root / "users").write_text(
-            f"olduser1:{{PLAIN}}userpw:{MAIL_UID}:{MAIL_UID}::{home}::\n")
+        (root / "users").write_text(passwd_line("olduser1", "userpw", home))
         (root / "masters").write_text("admin:{PLAIN}adminpw\n")
-        port = _free_port()
-        with running_dovecot(root, _config(root, port), lambda: _accepts(port)):
+        port = free_port()
+        config = server_config(root, port=port, settings=_settings(root))
+        with running_dovecot(root, config, lambda: _accepts(port)):
             yield port
     finally:
         shutil.rmtree(root, ignore_errors=True)
