@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
-
-import pytest
 
 from dmf.migration_db.models import JobStatus
 from dmf.migration_db.records import JobFilter, NewJob
-from dmf.migration_db.repository import MigrationRepository
+from tests.fixtures.polling import wait_for
 from tests.worker.worker_processes import WorkerProcess
 
 SCRIPT = """#!/bin/sh
@@ -21,16 +18,6 @@ SCRIPT = """#!/bin/sh
 echo $$ > "$1"
 sleep 30
 """
-
-
-@pytest.fixture
-def repository(tmp_path):
-    repository = MigrationRepository.connect(f"sqlite:///{tmp_path / 'migration.db'}")
-    repository.upgrade()
-    repository.create_target("t")
-    repository.create_source("default")
-    yield repository
-    repository.close()
 
 
 def alive(pid: int) -> bool:
@@ -52,13 +39,6 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
-
-
-def wait_for(check, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
 
 
 def test_kill_9_of_the_worker_ends_its_command_and_the_command_s_children(repository,

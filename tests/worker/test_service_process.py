@@ -19,28 +19,12 @@ from dmf.migration_db.crypto import wrap
 from dmf.migration_db.models import JobStatus
 from dmf.migration_db.records import JobFilter, NewJob
 from dmf.migration_db.repository import MigrationRepository
+from tests.fixtures.polling import wait_for
 from tests.worker.worker_processes import ADMIN, WorkerProcess
-
-
-@pytest.fixture
-def repository(tmp_path):
-    repository = MigrationRepository.connect(f"sqlite:///{tmp_path / 'migration.db'}")
-    repository.upgrade()
-    repository.create_target("t")
-    repository.create_source("default")
-    yield repository
-    repository.close()
 
 
 def db_url_of(repository: MigrationRepository) -> str:
     return repository.engine.url.render_as_string(hide_password=False)
-
-
-def wait_for(check, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
 
 
 def test_endpoints_and_metrics_of_a_running_worker(repository, tmp_path):
