@@ -9,26 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.dovecot import Doveadm
-from tests.interop.trees import USER, copy_tree, dmf_command, run_backup, write_corpus
+from tests.interop.trees import USER, copy_tree, dmf_command
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def backed_up(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(source, dmf's backup of it) for the whole module; tests read copies only."""
-    root = tmp_path_factory.mktemp("interop")
-    source = root / "source"
-    write_corpus(source)
-    dest = root / "dest"
-    code, _, stderr = run_backup(source, dest)
-    assert code == 0, stderr
-    return source, dest
-
-
 def test_doveadm_sees_the_backup_as_the_source(doveadm: Doveadm,
-                                               backed_up: tuple[Path, Path]) -> None:
-    source, dest = (doveadm.copy(path) for path in backed_up)
+                                               first_backup: tuple[Path, Path]) -> None:
+    source, dest = (doveadm.copy(path) for path in first_backup)
     assert doveadm.mailboxes(dest) == doveadm.mailboxes(source)
     assert doveadm.status(dest) == doveadm.status(source)
     theirs = doveadm.fetch(dest)
@@ -44,8 +32,8 @@ def _dmf_rows(maildir: Path, *args: str) -> list[list[str]]:
 
 
 def test_dmf_reports_a_doveadm_backup_like_its_own(doveadm: Doveadm, tmp_path: Path,
-                                                   backed_up: tuple[Path, Path]) -> None:
-    source, ours = backed_up
+                                                   first_backup: tuple[Path, Path]) -> None:
+    source, ours = first_backup
     theirs = doveadm.backup(source)
     ours = copy_tree(ours, tmp_path / "ours")
     status = ("mailbox", "status", "messages uidnext uidvalidity guid", "*")

@@ -23,22 +23,9 @@ from tests.interop.trees import (
     mutate,
     run_backup,
     tree_view,
-    write_corpus,
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def first_backup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("runs")
-    source = root / "source"
-    write_corpus(source)
-    dest = root / "dest"
-    code, events, stderr = run_backup(source, dest)
-    assert code == 0, stderr
-    assert sum(event["saved"] for event in events) == len(message_files(source))
-    return source, dest
 
 
 @pytest.fixture
