@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from dmf.worker.job_context import JobOutcome
 from dmf.worker.job_run import run_job
 from tests.fixtures.services import unavailable
 from tests.worker.scripts.job_harness import (
@@ -33,12 +34,15 @@ def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
-async def _cmdline_of_backup(fake: FakeDoveadm, job: asyncio.Task) -> str:
-    """The /proc cmdline of the running `backup` child (the fake holds before exiting)."""
+async def _run_watching_backup(fake: FakeDoveadm, doveadm: Path) -> tuple[JobOutcome, str]:
+    """Run a job with `doveadm`; its outcome and the /proc cmdline of its `backup` child read
+    while that ran (the fake holds before exiting)."""
+    job = asyncio.create_task(run_job(make_context(), make_config(doveadm)))
     for _ in range(400):
         for call in fake.calls():
             if "backup" in call["argv"]:
-                return cmdline(call["pid"])
+                running = cmdline(call["pid"])
+                return await job, running
         assert not job.done(), job.result()
         await asyncio.sleep(0.01)
     raise AssertionError("the backup child never started")
@@ -47,9 +51,7 @@ async def _cmdline_of_backup(fake: FakeDoveadm, job: asyncio.Task) -> str:
 async def test_dmf_gets_password_from_environment(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeDoveadm(tmp_path, monkeypatch, hold=1.0)
-    job = asyncio.create_task(run_job(make_context(), make_config(FAKE_DOVEADM)))
-    running = await _cmdline_of_backup(fake, job)
-    outcome = await job
+    outcome, running = await _run_watching_backup(fake, FAKE_DOVEADM)
     assert outcome.success
     assert PASSWORD not in running and "imapc_user=olduser1" in running
     backup = fake.calls()[0]
@@ -61,9 +63,7 @@ async def test_doveadm_gets_password_from_config_fd(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeDoveadm(tmp_path / "fake", monkeypatch, hold=1.0)
     doveadm = named_link(tmp_path, "doveadm")
-    job = asyncio.create_task(run_job(make_context(), make_config(doveadm)))
-    running = await _cmdline_of_backup(fake, job)
-    outcome = await job
+    outcome, running = await _run_watching_backup(fake, doveadm)
     assert outcome.success
     assert PASSWORD not in running and " -c /dev/fd/" in running
     backup = fake.calls()[0]
