@@ -29,17 +29,7 @@ REFRESH = 0.2
 # A change must show within one refresh interval; this covers the database round trips on a
 # loaded test machine.
 SLACK = 0.3
-TARGET = "t"
-
-
-@pytest.fixture
-def repository(tmp_path) -> MigrationRepository:
-    repository = MigrationRepository.connect(f"sqlite:///{tmp_path / 'migration.db'}")
-    repository.upgrade()
-    repository.create_target(TARGET)
-    repository.create_source("default")
-    yield repository
-    repository.close()
+TARGET = "t"  # the target of the `repository` fixture (conftest.py)
 
 
 def worker(repository: MigrationRepository, memberid: str = "1", *, max_threads: int = 2,
