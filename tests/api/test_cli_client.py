@@ -129,6 +129,15 @@ def test_failures_exit_with_doveadm_codes(sched, fresh, argv, password, code, me
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_ca_file_that_is_no_certificate_is_a_configuration_error(sched, tmp_path):
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate\n")
+    result = dmf(sched, "jobs", "list", "--cacert", str(garbage))
+    assert result.returncode == 78, result.stderr
+    assert result.stderr.startswith(f"Error: CA certificate file {garbage}: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_unreachable_scheduler_is_a_temporary_failure(sched):
     result = subprocess.run([sys.executable, "-m", "dmf", "jobs", "list"],
                             env={**os.environ, "DMF_SCHEDULER_URL": "http://127.0.0.1:9",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -65,10 +66,11 @@ def test_scheduler_serves_https_and_the_cli_drives_it(tmp_path):
                               text=True)
     try:
         base = f"https://localhost:{port}"
+        trust = ssl.create_default_context(cafile=ca_file)
         deadline = time.monotonic() + 30
         while True:
             try:
-                health = httpx.get(f"{base}/health", verify=str(ca_file))
+                health = httpx.get(f"{base}/health", verify=trust)
                 break
             except httpx.TransportError:
                 assert server.poll() is None, server.stdout.read() if server.stdout else ""
@@ -79,7 +81,7 @@ def test_scheduler_serves_https_and_the_cli_drives_it(tmp_path):
         assert ADMIN[1] not in cmdline and KEYSTORE_PASSWORD not in cmdline
 
         with httpx.Client(base_url=f"{base}/dmf/admin/api/v2", auth=ADMIN,
-                          verify=str(ca_file)) as client:
+                          verify=trust) as client:
             assert client.post("/targets", json={"name": "cloud"}).status_code == 201
             assert client.post("/sources", json={"name": "POD_1"}).status_code == 201
         cli_env = {**os.environ, "DMF_SCHEDULER_URL": base, "DMF_SCHEDULER_USER": ADMIN[0],

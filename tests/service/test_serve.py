@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import stat
 from pathlib import Path
 
@@ -33,6 +34,13 @@ def server_cert(authority: trustme.CA) -> trustme.LeafCert:
     return authority.issue_cert("localhost", "127.0.0.1")
 
 
+def trusting(authority: trustme.CA) -> ssl.SSLContext:
+    """A client context that trusts only the test CA."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cadata=authority.cert_pem.bytes().decode())
+    return context
+
+
 def write_keystore(cert: trustme.LeafCert, path: Path, password: str) -> None:
     key = load_pem_private_key(cert.private_key_pem.bytes(), None)
     chain = [x509.load_pem_x509_certificate(blob.bytes()) for blob in cert.cert_chain_pems]
@@ -55,8 +63,8 @@ def test_pkcs12_keystore_serves_https_and_leaves_no_key_behind(tmp_path, authori
         for name in (tls.certfile, tls.keyfile):
             assert stat.S_IMODE(os.stat(name).st_mode) == 0o600
         assert stat.S_IMODE(os.stat(Path(tls.keyfile).parent).st_mode) == 0o700
-        with live_server(app, tls) as url, authority.cert_pem.tempfile() as ca:
-            response = httpx.get(f"{url}/metrics", auth=ADMIN, verify=ca)
+        with live_server(app, tls) as url:
+            response = httpx.get(f"{url}/metrics", auth=ADMIN, verify=trusting(authority))
             with pytest.raises(httpx.RemoteProtocolError):
                 httpx.get(url.replace("https:", "http:") + "/health")  # plain HTTP is refused
     assert response.status_code == 200
@@ -76,9 +84,8 @@ def test_pem_key_and_chain_serve_https(tmp_path, authority, server_cert):
     pem = tmp_path / "server.pem"
     server_cert.private_key_and_cert_chain_pem.write_to_path(str(pem))
     app, _ = make_app()
-    with tls_files(ssl_settings(pem, "PEM", None)) as tls, live_server(app, tls) as url, \
-            authority.cert_pem.tempfile() as ca:
-        assert httpx.get(f"{url}/health", verify=ca).json() == {"status": "UP"}
+    with tls_files(ssl_settings(pem, "PEM", None)) as tls, live_server(app, tls) as url:
+        assert httpx.get(f"{url}/health", verify=trusting(authority)).json() == {"status": "UP"}
 
 
 def test_wrong_keystore_password_names_the_key_and_hides_the_password(tmp_path, server_cert):

@@ -7,6 +7,7 @@ exceptions with the server's one-line `detail`, so the CLI exits with doveadm's 
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from dmf.errors import (
+    ConfigError,
     DmfError,
     NotFoundError,
     NotPossibleError,
@@ -55,6 +57,16 @@ def _error_for(response: httpx.Response) -> DmfError:
     return DmfError(message)
 
 
+def _verification(cacert: str | None) -> ssl.SSLContext | bool:
+    """The system's CAs, or only those of `cacert` for a scheduler with its own CA."""
+    if cacert is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=cacert)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"CA certificate file {cacert}: {exc.strerror or exc}") from None
+
+
 class SchedulerClient:
     def __init__(self, endpoint: SchedulerEndpoint,
                  transport: httpx.BaseTransport | None = None) -> None:
@@ -63,7 +75,7 @@ class SchedulerClient:
             auth = httpx.BasicAuth(endpoint.username, endpoint.password or "")
         self._base = endpoint.url.rstrip("/")
         self._http = httpx.Client(auth=auth, timeout=TIMEOUT_SECONDS,
-                                  verify=endpoint.cacert or True, transport=transport)
+                                  verify=_verification(endpoint.cacert), transport=transport)
 
     def close(self) -> None:
         self._http.close()
