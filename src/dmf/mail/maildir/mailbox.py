@@ -122,7 +122,7 @@ class MaildirMailbox:
             if flag_sets is None:
                 flag_sets = flag_cache[letters] = filenames.flag_sets(letters, names)
             try:
-                status = found.entry.stat() if found.entry is not None else self._status(uid)
+                status = os.stat(self._path(uid, verify=False))
             except FileNotFoundError:
                 status = self._refind(found)
             size, vsize = filenames.sizes(base) if "," in base else (None, None)
@@ -155,10 +155,6 @@ class MaildirMailbox:
                 if name is not None:
                     order.setdefault(name)
         return tuple(order)
-
-    def _status(self, uid: int) -> os.stat_result:
-        """stat of a message file that the scan did not see (saved or renamed since)."""
-        return os.stat(self._path(uid))
 
     def summary(self) -> Hashable:
         """(message count, digest of every UID, GUID, flags and keywords): one uidlist parse and
@@ -200,7 +196,7 @@ class MaildirMailbox:
         for subdir in ("cur", "new"):
             for entry in os.scandir(self.mail_dir / subdir):
                 if filenames.split(entry.name)[0] == base:
-                    found.subdir, found.name, found.entry = subdir, entry.name, entry
+                    found.subdir, found.name = subdir, entry.name
                     return entry.stat()
         raise NotFoundError(f"message file {base} vanished from {self.mail_dir}",
                             scope=Scope.MESSAGE)
@@ -461,8 +457,6 @@ class MaildirMailbox:
                 self._stamp = _stamp(os.stat(self.control_dir / UIDLIST_NAME))
             except OSError as exc:
                 raise os_error(exc, self.mail_dir) from None
-        for found in batch.saves.values():
-            found.entry = None
         self._batch = _Batch()
 
     def _write_keywords(self) -> None:
@@ -488,7 +482,7 @@ class MaildirMailbox:
             self._refind(found)
             old_path = self.mail_dir / found.subdir / found.name
         os.rename(old_path, self.mail_dir / found.subdir / new_name)
-        found.name, found.entry = new_name, None
+        found.name = new_name
 
     def _unlink(self, found: MessageFile) -> None:
         try:

@@ -25,8 +25,7 @@ _HOST = socket.gethostname()
 @dataclass(slots=True)
 class MessageFile:
     subdir: str  # "new" or "cur"
-    name: str
-    entry: os.DirEntry[str] | None = None  # from the scan: its stat() is cached
+    name: str  # no DirEntry kept: its cached stat costs ~600 bytes a message for a whole run
 
 
 @dataclass(slots=True)
@@ -65,7 +64,7 @@ def match(mail_dir: Path, current: UidList | None, owner: Owner | None) -> Match
     on_disk: dict[str, MessageFile] = {}
     for subdir in ("new", "cur"):
         for entry in list_messages(mail_dir, subdir, owner):
-            on_disk[entry.name.partition(":")[0]] = MessageFile(subdir, entry.name, entry)
+            on_disk[entry.name.partition(":")[0]] = MessageFile(subdir, entry.name)
     files: dict[int, MessageFile] = {}
     changed = False
     records = current.records if current is not None else {}
