@@ -160,6 +160,22 @@ def test_missing_source_garbage_state_and_remote(open_tmp: Path, source: Path) -
     assert remote.returncode == 65 and "not supported" in remote.stderr
 
 
+def test_mail_fsync_modes_back_up_alike_and_a_bad_value_touches_nothing(open_tmp: Path,
+                                                                        source: Path) -> None:
+    for mode in ("always", "never"):
+        dest = open_tmp / f"dest-{mode}"
+        done = run_dmf("-o", f"mail_location=maildir:{source}", "-o", f"mail_fsync={mode}",
+                       "backup", f"maildir:{dest}")
+        assert done.returncode == 0, done.stderr
+        assert status_of(dest) == status_of(source)
+    dest = open_tmp / "dest-bad"
+    bad = run_dmf("-o", f"mail_location=maildir:{source}", "-o", "mail_fsync=sometimes",
+                  "backup", f"maildir:{dest}")
+    assert bad.returncode == 78, bad.stderr
+    assert "mail_fsync=sometimes: expected optimized, always or never" in bad.stderr
+    assert bad.stderr.count("\n") == 1 and not dest.exists()
+
+
 def test_read_only_destination(open_tmp: Path, source: Path) -> None:
     mount_point = open_tmp / "ro"
     mount_point.mkdir()

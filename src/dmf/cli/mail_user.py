@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dmf.errors import ConfigError, NotPossibleError, UnknownUserError, UsageError
+from dmf.mail.durability import Durability
 from dmf.mail.settings import MailSettings
 from dmf.mail.userdb import UserdbChain, expand_variables, resolve_gid, resolve_uid
 
@@ -28,6 +29,7 @@ class MailUser:
     location: str | None  # the userdb's `mail`, else the mail_location setting
     owner: tuple[int, int] | None  # uid/gid new mail files get when run as root
     fields: Mapping[str, str] = field(default_factory=dict)  # the userdb answer, if any
+    durability: Durability = Durability.OPTIMIZED  # the mail_fsync setting
 
 
 def choose_owner(settings: MailSettings, fields: Mapping[str, str],
@@ -79,7 +81,8 @@ def lookup_user(settings: MailSettings, userdb: UserdbChain, name: str, *,
         home = env.get("HOME") or None
     location = fields.get("mail") or settings.mail_location
     return MailUser(name=name, home=home, location=location,
-                    owner=choose_owner(settings, fields, root), fields=fields)
+                    owner=choose_owner(settings, fields, root), fields=fields,
+                    durability=Durability.from_setting(settings.get("mail_fsync")))
 
 
 def default_user(environ: Mapping[str, str] | None = None) -> str:

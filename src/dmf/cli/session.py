@@ -35,12 +35,13 @@ def start(ctx: click.Context) -> Session:
     return Session(options=options, settings=settings, userdb=userdb_from_settings(settings))
 
 
-def open_store(location: str | None, *, user: str, home: str | None,
+def open_store(location: str | None, mail_user: MailUser, *,
                owner: tuple[int, int] | None = None, create: bool = False) -> Storage:
+    """The store at `location` (the user's own or another), opened as `mail_user`'s."""
     from dmf.mail.location import open_storage
 
-    return open_storage(require_location(location), user=user, home=home, owner=owner,
-                        create=create)
+    return open_storage(require_location(location), user=mail_user.name, home=mail_user.home,
+                        owner=owner, create=create, durability=mail_user.durability)
 
 
 def require_location(location: str | None) -> str:
@@ -107,14 +108,13 @@ def open_user_store(mail_user: MailUser, *, create_missing: bool) -> Storage | N
 
     location = require_location(mail_user.location)
     if storage_exists(location, user=mail_user.name, home=mail_user.home):
-        return open_store(location, user=mail_user.name, home=mail_user.home)
+        return open_store(location, mail_user)
     if not create_missing:
         return None
     owner = mail_user.owner
     if owner is None and os.geteuid() == 0:
         owner = parent_owner(destination_root(location, mail_user.name, mail_user.home))
-    return open_store(location, user=mail_user.name, home=mail_user.home, owner=owner,
-                      create=True)
+    return open_store(location, mail_user, owner=owner, create=True)
 
 
 def destination_root(location: str, user: str, home: str | None) -> Path | None:

@@ -93,10 +93,9 @@ def backup_user(session: Session, request: BackupRequest, mail_user: MailUser) -
     owner = mail_user.owner
     if owner is None and os.geteuid() == 0:
         owner = parent_owner(destination_root(dest_location, mail_user.name, mail_user.home))
-    source = open_store(source_location, user=mail_user.name, home=mail_user.home)
+    source = open_store(source_location, mail_user)
     try:
-        dest = open_store(dest_location, user=mail_user.name, home=mail_user.home,
-                          owner=owner, create=True)
+        dest = open_store(dest_location, mail_user, owner=owner, create=True)
         try:
             reporter = CliReporter(mail_user.name, separator=source.separator,
                                    verbose=session.options.verbose,

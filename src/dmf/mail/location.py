@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from dmf.errors import ConfigError, NotFoundError, NotPossibleError
+from dmf.mail.durability import Durability
 from dmf.mail.maildir.atomic import os_error
 from dmf.mail.maildir.layout import INBOX, MaildirLayout
 from dmf.mail.maildir.mailbox import create_maildir
@@ -118,9 +119,11 @@ def storage_exists(location: str, *, user: str, home: str | None) -> bool:
 
 
 def open_storage(location: str, *, user: str, home: str | None,
-                 owner: Owner | None = None, create: bool = False) -> MaildirStorage:
+                 owner: Owner | None = None, create: bool = False,
+                 durability: Durability = Durability.OPTIMIZED) -> MaildirStorage:
     """The storage a Dovecot location string names. With create=False a missing Maildir is
-    NotFoundError; with create=True its root and INBOX are made (owned by `owner`)."""
+    NotFoundError; with create=True its root and INBOX are made (owned by `owner`). Its writes
+    are synced as `durability` (the mail_fsync setting) says."""
     scheme, colon, _ = location.partition(":")
     if not colon or not scheme:
         raise ConfigError(f"mail location {location!r}: expected <format>:<path>, "
@@ -142,4 +145,4 @@ def open_storage(location: str, *, user: str, home: str | None,
             create_maildir(inbox, layout.control_dir(INBOX), owner, folder_marker=False)
     except OSError as exc:
         raise os_error(exc, layout.root) from None
-    return MaildirStorage(layout, owner)
+    return MaildirStorage(layout, owner, durability)

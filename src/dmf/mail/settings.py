@@ -1,9 +1,9 @@
 """The small Dovecot-like configuration of `-c FILE` and `-o key=value`.
 
 dmf reads only what locating a user's mail needs (`mail_location`, `mail_uid`, `mail_gid`,
-`mail_home`, `mail_replica` and the `userdb { }` sections), but accepts a whole dovecot.conf:
-other sections are skipped and other keys are kept without meaning, so one file can serve
-both Dovecot and dmf.
+`mail_home`, `mail_replica` and the `userdb { }` sections) and how to write it (`mail_fsync`),
+but accepts a whole dovecot.conf: other sections are skipped and other keys are kept without
+meaning, so one file can serve both Dovecot and dmf.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Replacing a small control file atomically: write a temp file, fsync, rename, fsync the dir.
+"""Replacing a small control file atomically: write a temp file, sync, rename, sync the dir
+(each sync as the storage's Durability says).
 A full disk is a TemporaryError and leaves the old file as it was."""
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ import os
 from pathlib import Path
 
 from dmf.errors import PermissionDeniedError, TemporaryError
-from dmf.mail.maildir.durability import fsync_dir
+from dmf.mail.durability import Durability
 from dmf.mail.maildir.ownership import Owner, give
 
 
-def write_new(path: Path, content: bytes, owner: Owner | None) -> None:
-    """Write `content` to `path` (truncating) and fsync it; no rename."""
+def write_new(path: Path, content: bytes, owner: Owner | None, durability: Durability) -> None:
+    """Write `content` to `path` (truncating) and sync it; no rename."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
@@ -22,7 +23,7 @@ def write_new(path: Path, content: bytes, owner: Owner | None) -> None:
             view = memoryview(content)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            durability.file(fd)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -30,16 +31,16 @@ def write_new(path: Path, content: bytes, owner: Owner | None) -> None:
         raise os_error(exc, path) from None
 
 
-def replace(path: Path, content: bytes, owner: Owner | None, temp_name: str | None = None) -> None:
+def replace(path: Path, content: bytes, owner: Owner | None, durability: Durability) -> None:
     """Atomically make `path` hold `content`."""
-    temp = path.with_name(temp_name or f"{path.name}.dmf-tmp")
-    write_new(temp, content, owner)
+    temp = path.with_name(f"{path.name}.dmf-tmp")
+    write_new(temp, content, owner, durability)
     try:
         os.rename(temp, path)
     except OSError as exc:
         discard(temp)
         raise os_error(exc, path) from None
-    fsync_dir(path.parent)
+    durability.directory(path.parent)
 
 
 def discard(path: Path | str) -> None:

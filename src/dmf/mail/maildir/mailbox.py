@@ -43,7 +43,6 @@ from dmf.errors import (
 from dmf.mail.maildir import filenames, keywords, scan, summary_cache, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
 from dmf.mail.maildir.bodies import write_body
-from dmf.mail.maildir.durability import fsync_dir, sync_filesystem
 from dmf.mail.maildir.lock import dotlock
 from dmf.mail.maildir.ownership import Owner, effective, give, make_dirs
 from dmf.mail.maildir.scan import MessageFile
@@ -94,6 +93,7 @@ class MaildirMailbox:
         self._dir = os.fspath(mail_dir)
         self._tmp = os.path.join(self._dir, "tmp", filenames.TMP_PREFIX)
         self._owner = storage.owner
+        self._durability = storage.durability
         self._uidlist: UidList | None = None
         self._files: dict[int, MessageFile] = {}
         self._unlisted: set[int] = set()  # UIDs given at the scan to files not in the uidlist
@@ -280,13 +280,14 @@ class MaildirMailbox:
                 with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
                     current, had_guid = self._read_uidlist()
                     if pending_path.exists():
-                        current = scan.recover_pending(self.mail_dir, pending_path, current)
+                        current = scan.recover_pending(self.mail_dir, pending_path, current,
+                                                       self._durability)
                     for path in scan.stale_tmp_files(self.mail_dir):
                         discard(path)
                     found = scan.match(self.mail_dir, current, self._owner)
                     current = self._rebuilt(current, found)
                     replace(self.control_dir / UIDLIST_NAME, uidlist.encode(current),
-                            self._owner)
+                            self._owner, self._durability)
                     self._stamp = _stamp(os.stat(self.control_dir / UIDLIST_NAME))
             except (PermissionDeniedError, PermissionError, OSError) as exc:
                 if isinstance(exc, OSError) and exc.errno not in (errno.EROFS, errno.EACCES,
@@ -433,14 +434,15 @@ class MaildirMailbox:
         current = self._load()
         tmp_dir = self.mail_dir / "tmp"
         if batch.saves:
-            sync_filesystem(tmp_dir, (self._tmp + found.name for found in batch.saves.values()))
+            self._durability.bodies(tmp_dir, (self._tmp + found.name
+                                              for found in batch.saves.values()))
         with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
             self._merge_disk_changes(current)
             if batch.keywords:
                 self._write_keywords()
             pending = self.control_dir / PENDING_NAME
             write_new(self.control_dir / "dovecot-uidlist.tmp", uidlist.encode(current),
-                      self._owner)
+                      self._owner, self._durability)
             os.rename(self.control_dir / "dovecot-uidlist.tmp", pending)
             try:
                 for found in batch.saves.values():
@@ -451,9 +453,9 @@ class MaildirMailbox:
                 for found in batch.expunged.values():
                     self._unlink(found)
                 for subdir in ("new", "cur", "tmp"):
-                    fsync_dir(self.mail_dir / subdir)
+                    self._durability.directory(self.mail_dir / subdir)
                 os.rename(pending, self.control_dir / UIDLIST_NAME)
-                fsync_dir(self.control_dir)
+                self._durability.directory(self.control_dir)
                 self._stamp = _stamp(os.stat(self.control_dir / UIDLIST_NAME))
             except OSError as exc:
                 raise os_error(exc, self.mail_dir) from None
@@ -474,7 +476,8 @@ class MaildirMailbox:
         if len(set(ours.values())) != len(ours):
             raise TemporaryError(f"mailbox {self._name}: keywords changed by another writer "
                                  "during the sync; run again")
-        replace(self.control_dir / KEYWORDS_NAME, keywords.encode(ours), self._owner)
+        replace(self.control_dir / KEYWORDS_NAME, keywords.encode(ours), self._owner,
+                self._durability)
 
     def _rename_flags(self, found: MessageFile, new_name: str) -> None:
         old_path = self.mail_dir / found.subdir / found.name

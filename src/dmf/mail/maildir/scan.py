@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmf.mail.durability import Durability
 from dmf.mail.maildir import filenames, uidlist
-from dmf.mail.maildir.durability import fsync_dir
 from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.maildir.uidlist import UidList
 
@@ -119,7 +119,8 @@ def stale_tmp_files(mail_dir: Path) -> list[Path]:
     return stale
 
 
-def recover_pending(mail_dir: Path, pending_path: Path, current: UidList | None) -> UidList:
+def recover_pending(mail_dir: Path, pending_path: Path, current: UidList | None,
+                    durability: Durability) -> UidList:
     """Finish a commit that was cut off (under the uidlist lock): move its bodies still in
     tmp/ into place and adopt its records; the pending file is removed."""
     pending, _ = uidlist.parse(pending_path.read_bytes(), str(pending_path))
@@ -132,7 +133,7 @@ def recover_pending(mail_dir: Path, pending_path: Path, current: UidList | None)
         if base in wanted:
             os.rename(entry.path, mail_dir / ("cur" if letters else "new") / final)
     for subdir in ("new", "cur", "tmp"):
-        fsync_dir(mail_dir / subdir)
+        durability.directory(mail_dir / subdir)
     if current is None:
         current = pending
     else:

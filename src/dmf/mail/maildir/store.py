@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dmf.errors import NotFoundError, NotPossibleError, Scope
+from dmf.mail.durability import Durability
 from dmf.mail.maildir import subscriptions, uidlist
 from dmf.mail.maildir.atomic import os_error, replace
 from dmf.mail.maildir.layout import INBOX, MaildirLayout
@@ -44,9 +45,11 @@ class MaildirStorage:
                               Capability.SUBSCRIPTIONS, Capability.LOCKING,
                               Capability.SUMMARIES})
 
-    def __init__(self, layout: MaildirLayout, owner: Owner | None = None) -> None:
+    def __init__(self, layout: MaildirLayout, owner: Owner | None = None,
+                 durability: Durability = Durability.OPTIMIZED) -> None:
         self.layout = layout
         self.owner = owner
+        self.durability = durability
         self.separator = layout.separator
         self._open: dict[str, MaildirMailbox] = {}
         self._raw_dirs: dict[str, Path] = {}  # names listed from dirs that are not mUTF-7
@@ -127,7 +130,8 @@ class MaildirStorage:
                            folder_marker=name != INBOX and not self.layout.fs_layout)
             header = uidlist.UidList(uidvalidity or self.new_uidvalidity(), 1,
                                      guid or new_guid())
-            replace(control_dir / UIDLIST_NAME, uidlist.encode(header), self.owner)
+            replace(control_dir / UIDLIST_NAME, uidlist.encode(header), self.owner,
+                    self.durability)
         except OSError as exc:
             raise os_error(exc, mail_dir) from None
         return self.mailbox(name)
@@ -214,7 +218,7 @@ class MaildirStorage:
         canonical = {self.layout.canonical(name) for name in names}
         path = self.layout.control_root / SUBSCRIPTIONS_NAME
         with dotlock(path, self.owner):
-            replace(path, subscriptions.encode(canonical), self.owner)
+            replace(path, subscriptions.encode(canonical), self.owner, self.durability)
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
