@@ -14,8 +14,13 @@ the medians against the targets, and dmf's peak memory (ru_maxrss of the child).
 Every timed run starts after sync(2) with no dirty pages left by the run before: otherwise the
 tool that syncs (dmf's batched syncfs, doveadm's fsyncs) pays for writing back the previous
 tool's 800 MB, and cp -a, which never syncs, would be timed against a disk busy with that
-writeback. Rounds interleave the tools so that a slow minute of a shared machine lands on all
-of them alike; only ratios from one run of this script count.
+writeback. Each run writes into a fresh directory and nothing is deleted until the end: ext4
+makes every file creation search past inodes freed in the last minutes, so a tree removed just
+before a run slows that run (cp -a of the same 800 MB: 0.6 s on a quiet filesystem, 2-3 s right
+after a removal). Rounds interleave the tools so that a slow minute of a shared machine lands on
+all of them alike; only ratios from one run of this script count. Several minutes after the
+last removal of many files on this filesystem (an earlier run's clean-up) give the figures of a
+quiet one.
 
 Usage: bench/backup_local.py [--messages N ...] [--rounds R] [--workdir DIR] [--keep]
 Skips (exit 0, a message) when make_corpus.py or doveadm is missing.
@@ -101,17 +106,13 @@ def bench_size(messages: int, rounds: int, workdir: Path, make_corpus: Path,
     subprocess.run(["cp", "-a", str(corpus), str(dmf_source)], check=True)
 
     samples: dict[str, list[Timed]] = {"cp -a": [], "dmf": [], "doveadm": []}
-    for round_number in range(rounds):
-        for path in (base / "cp", base / "dmf-dest"):
-            shutil.rmtree(path, ignore_errors=True)
-        samples["cp -a"].append(run(["cp", "-a", str(corpus), str(base / "cp")]))
-        samples["dmf"].append(dmf_backup(dmf_source, base / "dmf-dest" / "Maildir"))
+    for round_number in range(rounds):  # fresh directories, nothing deleted until the end
+        samples["cp -a"].append(run(["cp", "-a", str(corpus), str(base / f"cp{round_number}")]))
+        dmf_dest = base / f"dmf{round_number}" / "Maildir"
+        samples["dmf"].append(dmf_backup(dmf_source, dmf_dest))
         doveadm_dest = doveadm.new_dir() / "Maildir"
         samples["doveadm"].append(doveadm_backup(doveadm, doveadm_source, doveadm_dest))
-        if round_number < rounds - 1:
-            shutil.rmtree(doveadm_dest.parent)
-    ours_again = median([dmf_backup(dmf_source, base / "dmf-dest" / "Maildir")
-                         for _ in range(NO_CHANGE_RUNS)])
+    ours_again = median([dmf_backup(dmf_source, dmf_dest) for _ in range(NO_CHANGE_RUNS)])
     theirs_again = median([doveadm_backup(doveadm, doveadm_source, doveadm_dest)
                            for _ in range(NO_CHANGE_RUNS)])
     copy, ours_full, theirs_full = (median(samples[tool]) for tool in samples)
