@@ -55,6 +55,7 @@ SETTLE_SECONDS = 1.0
 class Timed:
     seconds: float
     max_rss_kb: int
+    cpu_seconds: float  # user + system: the wall time's rest is waiting (for the disk)
 
 
 def run(command: list[str], env: dict[str, str] | None = None) -> Timed:
@@ -73,7 +74,7 @@ def run(command: list[str], env: dict[str, str] | None = None) -> Timed:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"{command[0]} exited {code}: {stderr.strip()[-2000:]}")
-    return Timed(seconds, usage.ru_maxrss)
+    return Timed(seconds, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 
 
 def median(samples: list[Timed]) -> Timed:
@@ -120,7 +121,8 @@ def bench_size(messages: int, rounds: int, workdir: Path, make_corpus: Path,
     peak_mb = max(timed.max_rss_kb for timed in [*samples["dmf"], ours_again]) / 1024
     print(f"\n== {messages} messages, {size_mb:.0f} MB, {rounds} rounds ==")
     for tool, timings in samples.items():
-        print(f"{tool + ' full runs':24}" + " ".join(f"{t.seconds:7.3f}" for t in timings))
+        print(f"{tool + ' full runs':24}" + " ".join(f"{t.seconds:7.3f}" for t in timings)
+              + "   (CPU " + " ".join(f"{t.cpu_seconds:.2f}" for t in timings) + ")")
     print(f"{'median seconds:':24}")
     for label, timed in (("cp -a", copy), ("dmf backup (full)", ours_full),
                          ("doveadm backup (full)", theirs_full),
