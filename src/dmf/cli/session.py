@@ -111,10 +111,16 @@ def open_user_store(mail_user: MailUser, *, create_missing: bool) -> Storage | N
         return open_store(location, mail_user)
     if not create_missing:
         return None
-    owner = mail_user.owner
-    if owner is None and os.geteuid() == 0:
-        owner = parent_owner(destination_root(location, mail_user.name, mail_user.home))
-    return open_store(location, mail_user, owner=owner, create=True)
+    return open_store(location, mail_user, owner=new_mail_owner(mail_user, location),
+                      create=True)
+
+
+def new_mail_owner(mail_user: MailUser, location: str) -> tuple[int, int] | None:
+    """Whom mail written to `location` belongs to: the user's configured owner, else, run as
+    root, the owner of the tree the location sits in (never root)."""
+    if mail_user.owner is None and os.geteuid() == 0:
+        return parent_owner(destination_root(location, mail_user.name, mail_user.home))
+    return mail_user.owner
 
 
 def destination_root(location: str, user: str, home: str | None) -> Path | None:

@@ -6,7 +6,6 @@ This module is on the hot path of a no-change re-run (the whole run must stay un
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from dataclasses import dataclass, replace
@@ -22,10 +21,9 @@ from dmf.cli.progress import CliReporter, configure_debug_logging
 from dmf.cli.run import guarded
 from dmf.cli.session import (
     Session,
-    destination_root,
     internal_name,
+    new_mail_owner,
     open_store,
-    parent_owner,
     run_per_user,
     start,
 )
@@ -90,12 +88,10 @@ def backup_user(session: Session, request: BackupRequest, mail_user: MailUser) -
     other = require_local(replica_location(session.settings, mail_user)
                           if request.use_replica else request.destination or "")
     source_location, dest_location = (other, own) if request.reverse else (own, other)
-    owner = mail_user.owner
-    if owner is None and os.geteuid() == 0:
-        owner = parent_owner(destination_root(dest_location, mail_user.name, mail_user.home))
     source = open_store(source_location, mail_user)
     try:
-        dest = open_store(dest_location, mail_user, owner=owner, create=True)
+        dest = open_store(dest_location, mail_user,
+                          owner=new_mail_owner(mail_user, dest_location), create=True)
         try:
             reporter = CliReporter(mail_user.name, separator=source.separator,
                                    verbose=session.options.verbose,

@@ -91,7 +91,7 @@ class MaildirMailbox:
         self.control_dir = control_dir
         # str forms for the per-message hot path: pathlib joins cost ~1 s per 20,000 saves
         self._dir = os.fspath(mail_dir)
-        self._tmp = os.path.join(self._dir, "tmp", filenames.TMP_PREFIX)
+        self._tmp = os.path.join(self._dir, "tmp", filenames.TMP_PREFIX)  # + name: a saved body
         self._owner = storage.owner
         self._durability = storage.durability
         self._uidlist: UidList | None = None
@@ -395,9 +395,7 @@ class MaildirMailbox:
                 continue
             new_name = filenames.with_letters(found.name, letters)
             if change.uid in self._batch.saves:
-                tmp_dir = self.mail_dir / "tmp"
-                os.rename(tmp_dir / (filenames.TMP_PREFIX + found.name),
-                          tmp_dir / (filenames.TMP_PREFIX + new_name))
+                os.rename(self._tmp + found.name, self._tmp + new_name)
                 found.subdir = "cur" if letters else "new"
             else:
                 self._batch.renames[change.uid] = new_name
@@ -412,7 +410,7 @@ class MaildirMailbox:
             current.records.pop(uid, None)
             self._batch.renames.pop(uid, None)
             if self._batch.saves.pop(uid, None) is not None:
-                discard(self.mail_dir / "tmp" / (filenames.TMP_PREFIX + found.name))
+                discard(self._tmp + found.name)
             else:
                 self._batch.expunged[uid] = found
 
@@ -432,9 +430,8 @@ class MaildirMailbox:
         if not batch:
             return
         current = self._load()
-        tmp_dir = self.mail_dir / "tmp"
         if batch.saves:
-            self._durability.bodies(tmp_dir, (self._tmp + found.name
+            self._durability.bodies(self.mail_dir / "tmp", (self._tmp + found.name
                                               for found in batch.saves.values()))
         with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
             self._merge_disk_changes(current)
@@ -549,7 +546,7 @@ class MaildirMailbox:
     def close(self) -> None:
         """Drop an uncommitted batch: its bodies leave tmp/, nothing else changed on disk."""
         for found in self._batch.saves.values():
-            discard(self.mail_dir / "tmp" / (filenames.TMP_PREFIX + found.name))
+            discard(self._tmp + found.name)
         self._batch = _Batch()
         self._uidlist = None
         self._files = {}
