@@ -60,19 +60,18 @@ class JobPool:
             log.error("job %s ended with an unhandled error", job_id,
                       exc_info=task.exception())
 
-    async def drain(self, timeout_seconds: float) -> int:
-        """Wait up to `timeout_seconds` for every running job; returns how many were still
-        running (they are cancelled: their rows stay RUNNING until the heartbeat expires and
-        another worker, or this one restarted, takes them back)."""
-        tasks = list(self._tasks.values())
-        if not tasks:
-            return 0
-        pending: set[asyncio.Task[None]] = set(tasks)
+    async def drain(self, timeout_seconds: float) -> list[int]:
+        """Wait up to `timeout_seconds` for every running job; returns the ids of those still
+        running then, in order (they are cancelled: their rows stay RUNNING until the heartbeat
+        expires and another worker, or this one restarted, takes them back)."""
+        running = dict(self._tasks)
+        if not running:
+            return []
         if timeout_seconds > 0:
-            _done, pending = await asyncio.wait(tasks, timeout=timeout_seconds)
-        pending = {task for task in pending if not task.done()}
-        for task in pending:
+            await asyncio.wait(list(running.values()), timeout=timeout_seconds)
+        abandoned = {job_id: task for job_id, task in running.items() if not task.done()}
+        for task in abandoned.values():
             task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=5)
-        return len(pending)
+        if abandoned:
+            await asyncio.wait(list(abandoned.values()), timeout=5)
+        return sorted(abandoned)

@@ -17,7 +17,6 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -25,7 +24,6 @@ from prometheus_client import CollectorRegistry
 from dmf.errors import ConfigError
 from dmf.migration_db.keys import KeyRing, StorageKeySource
 from dmf.migration_db.models import BackendStatus
-from dmf.migration_db.records import ClaimedJob
 from dmf.migration_db.repository import MigrationRepository
 from dmf.service.endpoints import install_service
 from dmf.service.health import HealthProbe
@@ -34,7 +32,7 @@ from dmf.service.serve import build_server, tls_files
 from dmf.service.worker_config import InitialState, PollerType, WorkerConfig
 from dmf.worker.execution import JobExecutor
 from dmf.worker.poller import DatabaseBackendLink, DatabaseFeed
-from dmf.worker.service import HEARTBEAT_TIMEOUT_INTERVALS, JobFeed, JobRunner, WorkerService
+from dmf.worker.service import HEARTBEAT_TIMEOUT_INTERVALS, JobFeed, WorkerService
 from dmf.worker.simulator import SimulatedFeed
 
 log = logging.getLogger(__name__)
@@ -65,25 +63,6 @@ def open_repository(config: WorkerConfig) -> MigrationRepository:
     repository = MigrationRepository.connect(source.url, source.username, password)
     repository.upgrade()
     return repository
-
-
-@dataclass
-class InterruptedJobs:
-    """The job runner, noting the ids of the jobs a shutdown cut off (cancelled while the
-    worker was stopping: the drain gave up on them at the termination timeout). An operator's
-    cancel that lands during the drain is noted too; both stay for a later run to settle."""
-
-    run_job: JobRunner
-    stopping: Callable[[], bool] = lambda: False
-    ids: list[int] = field(default_factory=list)
-
-    async def __call__(self, claimed: ClaimedJob) -> tuple[bool, list[dict[str, object]]]:
-        try:
-            return await self.run_job(claimed)
-        except asyncio.CancelledError:
-            if self.stopping():
-                self.ids.append(claimed.job.id)
-            raise
 
 
 async def run_worker(config: WorkerConfig) -> list[int]:
@@ -118,25 +97,20 @@ async def run_worker(config: WorkerConfig) -> list[int]:
             name: StorageKeySource(entry.file, entry.secret.get_secret_value()
                                    if entry.secret is not None else None)
             for name, entry in worker.crypto.storage_keys.items()})
-        runner = InterruptedJobs(JobExecutor(config, metrics, keyring.unwrap_job_password))
         service = WorkerService(
-            link=link, feed=feed, run_job=runner,
+            link=link, feed=feed, run_job=JobExecutor(config, metrics, keyring.unwrap_job_password),
             metrics=metrics, refresh_seconds=refresh, cache_size=worker.jobs.cache.size,
             termination_timeout_seconds=worker.jobs.termination.timeout / 1000)
-        runner.stopping = lambda: service.status is BackendStatus.STOPPING
         service.install_signal_handlers()
         app = create_app(config, registry, repository,
                          lambda: service.status is not BackendStatus.STOPPING)
-        if not await _run_with_http(service, app, config):
-            return []
-        log.warning("jobs abandoned at dmf.worker.jobs.termination.timeout (left RUNNING until "
-                    "their heartbeat expires): %s", ", ".join(map(str, sorted(runner.ids))))
-        return sorted(runner.ids)
+        return await _run_with_http(service, app, config)
     finally:
         await asyncio.to_thread(repository.close)
 
 
-async def _run_with_http(service: WorkerService, app: FastAPI, config: WorkerConfig) -> int:
+async def _run_with_http(service: WorkerService, app: FastAPI,
+                         config: WorkerConfig) -> list[int]:
     host = config.micronaut.server.host
     listener = _listen(host, config.http_port, "micronaut.ssl.port" if config.micronaut.ssl.enabled
                        else "micronaut.server.port")

@@ -132,8 +132,8 @@ class WorkerService:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.request_stop)
 
-    async def run(self) -> int:
-        """Returns how many jobs were abandoned at shutdown (0 after a clean drain)."""
+    async def run(self) -> list[int]:
+        """Returns the ids of the jobs abandoned at shutdown (none after a clean drain)."""
         registration = await self._link.register()
         self.status = initial_status(registration.initial_state)
         self.max_threads = registration.max_threads
@@ -290,15 +290,15 @@ class WorkerService:
                 waiter.cancel()
             self._wake.clear()
 
-    async def _shut_down(self) -> int:
+    async def _shut_down(self) -> list[int]:
         log.info("stopping: waiting up to %.1f s for %d running job(s)",
                  self._termination_timeout, self._pool.running)
         # the heartbeat task goes on meanwhile: the jobs must not be taken while they finish
         abandoned = await self._pool.drain(self._termination_timeout)
         if abandoned:
-            log.warning("%d job(s) still running at the termination timeout: left RUNNING, "
+            log.warning("job(s) %s still running at the termination timeout: left RUNNING, "
                         "their heartbeat will expire and another worker takes them back",
-                        abandoned)
+                        ", ".join(map(str, abandoned)))
         await self._stop_heartbeat()  # so no late STOPPING report overwrites the last one
         await self._link.heartbeat(BackendStatus.STOPPED, 0)
         self.status = BackendStatus.STOPPED
