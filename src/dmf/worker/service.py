@@ -112,6 +112,9 @@ class WorkerService:
         self._stop_requested = asyncio.Event()
         self._wake = asyncio.Event()
         self._refresh_due = asyncio.Event()
+        # a status change waits for a claim round in flight: once PAUSED is reported, no job
+        # claimed under RUNNING may still start
+        self._status_lock = asyncio.Lock()
         self._refreshes = 0
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._heartbeat_stop = asyncio.Event()
@@ -192,18 +195,19 @@ class WorkerService:
         for job_id in stop:
             if self._pool.cancel(job_id):
                 log.info("job %s: cancelled while running", job_id)
-        if self.status is BackendStatus.STOPPING:
-            return  # shutting down: only the heartbeat itself still matters
-        self.status = next_status(self.status, control.command)
-        if control.max_threads != self.max_threads:
-            log.info("maxThreads %d -> %d", self.max_threads, control.max_threads)
-            self.max_threads = control.max_threads
-        if self.status is not before:
-            log.info("%s -> %s (command %s)", before.name, self.status.name,
-                     control.command.value if control.command else None)
-            if self.status is not BackendStatus.STOPPING:
-                # tell the database at once, so an operator waiting on PAUSE sees it now
-                await self._link.heartbeat(self.status, self._pool.running)
+        async with self._status_lock:
+            if self.status is BackendStatus.STOPPING:
+                return  # shutting down: only the heartbeat itself still matters
+            self.status = next_status(self.status, control.command)
+            if control.max_threads != self.max_threads:
+                log.info("maxThreads %d -> %d", self.max_threads, control.max_threads)
+                self.max_threads = control.max_threads
+            if self.status is not before:
+                log.info("%s -> %s (command %s)", before.name, self.status.name,
+                         control.command.value if control.command else None)
+                if self.status is not BackendStatus.STOPPING:
+                    # tell the database at once, so an operator waiting on PAUSE sees it now
+                    await self._link.heartbeat(self.status, self._pool.running)
 
     async def _refresh_queue(self) -> None:
         """Once per refresh interval: refill the job cache; once per heartbeat timeout: put back
@@ -220,7 +224,11 @@ class WorkerService:
             self._cache.replace(await self._feed.candidates(self._cache.size))
 
     async def _claim(self) -> None:
-        while (free := self._pool.free_slots(self.max_threads)) > 0:
+        async with self._status_lock:
+            await self._claim_free_slots()
+
+    async def _claim_free_slots(self) -> None:
+        while may_claim(self.status) and (free := self._pool.free_slots(self.max_threads)) > 0:
             if not len(self._cache):
                 if not self._cache.wants_early_refill():
                     return
