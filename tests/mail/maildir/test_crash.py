@@ -140,3 +140,27 @@ def test_leftovers_of_a_dead_run_go_and_foreign_temp_files_stay(tmp_path: Path) 
     list(storage_at(tmp_path / "m").mailbox("INBOX").messages())
     assert not ours.exists()
     assert foreign.exists()
+
+
+def test_leftovers_of_a_killed_writer_not_yet_reaped_go_and_a_live_writers_stay(
+        tmp_path: Path) -> None:
+    """A writer killed with its parent is a zombie until init reaps it: dead all the same."""
+    storage = open_storage(f"maildir:{tmp_path}/m", user="u", home=None, create=True)
+    storage.mailbox("INBOX").recent_count()
+    zombie = subprocess.Popen(["true"])
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.005)  # exited, and not reaped: we never wait() for it until the end
+        names = {pid: tmp_path / "m/tmp" / (filenames.TMP_PREFIX + filenames.new_base(3, None)
+                                           .replace(f"P{os.getpid()}Q", f"P{pid}Q"))
+                 for pid in (zombie.pid, live.pid)}
+        for path in names.values():
+            path.write_bytes(b"partial")
+        list(storage_at(tmp_path / "m").mailbox("INBOX").messages())
+        assert not names[zombie.pid].exists()
+        assert names[live.pid].exists()
+    finally:
+        live.kill()
+        live.wait()
+        zombie.wait()

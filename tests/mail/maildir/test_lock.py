@@ -72,6 +72,22 @@ def test_stale_uidlist_locks_are_broken(tmp_path: Path) -> None:
         pass
 
 
+def test_a_lock_of_a_killed_process_not_yet_reaped_is_broken(tmp_path: Path) -> None:
+    zombie = subprocess.Popen(["true"])
+    try:
+        while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.005)  # exited, not reaped: still in the process table
+        lock = tmp_path / LOCK_NAME
+        lock.write_text(f"{zombie.pid}:{socket.gethostname()}")
+        with dotlock(tmp_path / UIDLIST, None, 0.5):
+            pass
+        lock.write_text(f"{os.getpid()}:{socket.gethostname()}")  # a live holder: respected
+        with pytest.raises(TemporaryError), dotlock(tmp_path / UIDLIST, None, 0.2):
+            pass
+    finally:
+        zombie.wait()
+
+
 HOLD_DOTLOCKS = """
 import sys, time
 from contextlib import ExitStack

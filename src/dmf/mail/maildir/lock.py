@@ -21,21 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dmf.errors import TemporaryError
+from dmf.mail.maildir.liveness import alive
 from dmf.mail.maildir.ownership import Owner, give
 
 STALE_SECONDS = 120
 WAIT_SECONDS = STALE_SECONDS + 2
 _POLL_SECONDS = 0.05
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _local_pid(content: bytes) -> int | None:
@@ -54,7 +45,7 @@ def _is_stale(lock_path: Path) -> bool:
         return False
     pid = _local_pid(content)
     if pid is not None:
-        return not _pid_alive(pid)
+        return not alive(pid)
     return time.time() - mtime > STALE_SECONDS
 
 
@@ -74,7 +65,7 @@ def clear_dead_locks(directory: Path, targets: Iterable[str]) -> None:
         except OSError:
             continue
         pid = _local_pid(content)
-        if pid is None or _pid_alive(pid):
+        if pid is None or alive(pid):
             continue
         with contextlib.suppress(OSError):
             if os.stat(lock_path).st_ino == inode:  # not since replaced by a live holder's

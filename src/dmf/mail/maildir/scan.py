@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dmf.mail.durability import Durability
 from dmf.mail.maildir import filenames, uidlist
+from dmf.mail.maildir.liveness import alive
 from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.maildir.uidlist import UidList
 
@@ -91,13 +92,7 @@ def _ours_and_dead(name: str, now: float, mtime: float) -> bool:
     pid_text = name[pid_start + 1:name.find("Q", pid_start)] if pid_start > 0 else ""
     if not pid_text.isdigit() or f".{_HOST}," not in name:
         return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not alive(int(pid_text))
 
 
 def stale_tmp_files(mail_dir: Path) -> list[Path]:
