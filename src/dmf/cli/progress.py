@@ -56,7 +56,7 @@ class CliReporter:
         self._events = verbose or debug
         self._stream = stream or sys.stderr
         self._bar: Any = None
-        self._task: Any = None
+        self._tasks: dict[str, Any] = {}  # by mailbox: several run at once in processes
         if verbose and self._stream.isatty():
             self._bar = _start_bar(self._stream)
 
@@ -76,19 +76,20 @@ class CliReporter:
         if self._debug:
             self._debug_line(f"Mailbox {self._display(name)}: {to_save} messages to save")
         if self._bar is not None:
-            self._task = self._bar.add_task(self._display(name), total=max(to_save, 1))
+            self._tasks[name] = self._bar.add_task(self._display(name), total=max(to_save, 1))
 
     def message_saved(self, name: str, size: int) -> None:
         if self._debug:
             self._debug_line(f"Mailbox {self._display(name)}: saved a message of {size} bytes")
-        if self._bar is not None and self._task is not None:
-            self._bar.advance(self._task)
+        task = self._tasks.get(name)
+        if task is not None:
+            self._bar.advance(task)
 
     def mailbox_done(self, result: MailboxResult) -> None:
         display = self._display(result.name)
-        if self._bar is not None and self._task is not None:
-            self._bar.remove_task(self._task)
-            self._task = None
+        task = self._tasks.pop(result.name, None)
+        if task is not None:
+            self._bar.remove_task(task)
         if self._verbose:
             self._write(mailbox_line(self.user, result, display))
         if self._events:

@@ -6,6 +6,7 @@ This module is on the hot path of a no-change re-run (the whole run must stay un
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass, replace
@@ -31,10 +32,12 @@ from dmf.dsync.brain import sync_user
 from dmf.dsync.dates import parse_date
 from dmf.dsync.options import SyncMode, SyncOptions
 from dmf.dsync.state import decode_state
-from dmf.errors import EXIT_OK, UsageError
+from dmf.errors import EXIT_OK, ConfigError, UsageError
+from dmf.mail.settings import MailSettings
 from dmf.mail.storage import Storage
 
 _GUID = re.compile(r"[0-9a-fA-F]{32}")
+MAX_SYNC_PROCESSES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,17 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
         io_timeout=float(io_timeout), state=state)
     return BackupRequest(reverse=reverse, use_replica=use_replica, destination=destination,
                          options=options)
+
+
+def sync_processes(settings: MailSettings) -> int:
+    """The `dmf_sync_processes` setting: how many processes write mailboxes at once. Unset: one
+    per usable CPU, at most MAX_SYNC_PROCESSES (past that the disk, not Python, is the limit)."""
+    value = settings.get("dmf_sync_processes")
+    if value is None:
+        return min(len(os.sched_getaffinity(0)), MAX_SYNC_PROCESSES)
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"dmf_sync_processes={value}: expected a whole number of at least 1")
+    return int(value)
 
 
 def _localize(options: SyncOptions, storage: Storage) -> SyncOptions:
@@ -153,6 +167,8 @@ def backup(ctx: click.Context, user: str | None, all_users: bool, users_file: st
         excludes=excludes, start_date=start_date, end_date=end_date, io_timeout=io_timeout,
         state=state, use_replica=use_replica, destination=destination)
     session = start(ctx)
+    request = replace(request, options=replace(request.options,
+                                               processes=sync_processes(session.settings)))
 
     def run(mail_user: MailUser) -> int:
         if session.options.debug:

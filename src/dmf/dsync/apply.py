@@ -4,7 +4,8 @@ Bodies stream: a save hands the destination an opener, never bytes, so memory do
 with message size. Saves are committed in batches (by count and by bytes), which bounds what a
 crash can cost to one batch while letting the store sync its files once per batch instead of
 once per message. A local copy passes the destination file's path so the store may hard-link it;
-if that file is gone by then (expunged earlier in the run), the source's body is streamed.
+if that file is gone by then (expunged earlier in the run, or by a process of this run that
+writes other mailboxes at the same time), the source's body is streamed.
 """
 
 from __future__ import annotations
@@ -27,18 +28,24 @@ BATCH_BYTES = 256 * 1024 * 1024
 LocalPathFinder = Callable[[LocalCopy], "str | None"]
 
 
-def _open_file(path: str) -> BinaryIO:
-    return open(path, "rb")  # noqa: SIM115 - the store closes what it opens
+def _open_local(path: str, source: Callable[[], BinaryIO]) -> BinaryIO:
+    """The destination's own file, or the source's stream when that file went meanwhile (another
+    process of this run expunged it, or a client did)."""
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the store closes what it opens
+    except FileNotFoundError:
+        return source()
 
 
 def body_for(save: Save, source: Mailbox, find_local: LocalPathFinder) -> Body:
     """The body to hand the destination: its own file when it still holds one, else the
     source's stream."""
+    from_source = partial(source.open_body, save.meta.uid)
     if save.local is not None:
         path = find_local(save.local)
         if path is not None and os.path.exists(path):
-            return Body(open=partial(_open_file, path), path=path)
-    return Body(open=partial(source.open_body, save.meta.uid))
+            return Body(open=partial(_open_local, path, from_source), path=path)
+    return Body(open=from_source)
 
 
 def save_messages(saves: Iterable[Save], source: Mailbox, dest: Mailbox,

@@ -12,6 +12,10 @@ that may differ, (3) for every mailbox the saves into free UIDs and the flag cha
 every mailbox the expunges, the saves into freed UIDs and the UID state, (5) delete mailboxes
 the source lacks, (6) subscriptions, (7) the new `-s` state.
 
+Steps (3) and (4) may run in several forked processes (`SyncOptions.processes`, stores with
+FORK_SAFE), each writing whole mailboxes (`shards.py`, `parallel.py`) and waiting for the others
+between the two steps, so the order above holds; the parent merges their results.
+
 A mailbox- or message-scoped error is recorded in that mailbox's result and the run goes on; at
 the end the first such error is raised again (its class gives the exit code) carrying the
 whole `SyncResult` as `sync_result`. A store-scoped error stops the run at once.
@@ -20,11 +24,11 @@ whole `SyncResult` as `sync_result`. A store-scoped error stops the run at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 
-from dmf.dsync import apply
+from dmf.dsync import apply, shards
 from dmf.dsync.masks import MailboxSelection
 from dmf.dsync.options import MailboxResult, SyncMode, SyncOptions, SyncResult
 from dmf.dsync.plan import DateWindow, LocalCopy, MailboxPlan, plan_mailbox, unchanged
@@ -48,6 +52,16 @@ class _MailboxWork:
     source_count: int | None = None
     plan: MailboxPlan | None = None
     failed: bool = False
+
+
+@dataclass(slots=True)
+class _GroupOutcome:
+    """What a child process hands back after a step over its group of mailboxes."""
+
+    results: list[MailboxResult]
+    failed: list[bool]
+    errors: list[DmfError]
+    perfect: bool
 
 
 @dataclass
@@ -242,17 +256,90 @@ class _Run:
                                 work.source_box)
 
     def sync_messages(self, works: list[_MailboxWork]) -> None:
+        todo = [work for work in works
+                if work.plan is not None and not work.failed and not work.plan.empty]
+        groups = self.groups(todo)
+        grouped = {id(work) for group in groups for work in group} if len(groups) > 1 else ()
+        alone = [work for work in todo if id(work) not in grouped]
         for step in (self.early, self.late):
-            for work in works:
-                if work.plan is None or work.failed or work.plan.empty:
-                    continue
-                try:
-                    step(work)
-                except DmfError as exc:
-                    work.failed = True
-                    self.fail(work.result.name, exc)
+            for work in alone:
+                if not work.failed:
+                    self.run_step(step, work)
+        if grouped:
+            self.run_in_processes(groups)
         for result in self.results.values():
             self.reporter.mailbox_done(result)
+
+    def run_step(self, step: Callable[[_MailboxWork], None], work: _MailboxWork) -> None:
+        try:
+            step(work)
+        except DmfError as exc:
+            work.failed = True
+            self.fail(work.result.name, exc)
+
+    # -- the same steps in several processes ---------------------------------------------
+
+    def groups(self, todo: list[_MailboxWork]) -> list[list[_MailboxWork]]:
+        """`todo` split for `options.processes` processes; one group when the stores cannot
+        be shared by forked processes or the work is too small to be worth it. Mailboxes with
+        nothing to write (only a UID state to set) are in no group."""
+        if self.options.processes < 2 or not self.both(Capability.FORK_SAFE):
+            return [todo]
+        costs = []
+        for work in todo:
+            assert work.plan is not None
+            plan = work.plan
+            changes = len(plan.saves) + len(plan.flag_changes) + len(plan.expunges)
+            costs.append(shards.cost(changes, sum(save.meta.size for save in plan.saves)))
+        return [[todo[index] for index in group]
+                for group in shards.shard(costs, self.options.processes)]
+
+    def sync_group(self, works: list[_MailboxWork], reporter: SyncReporter,
+                   barrier: Callable[[], None]) -> _GroupOutcome:
+        """Runs in a child process: both steps over `works`, the barrier between them (no
+        expunge anywhere before every early save is done); what the parent needs back."""
+        self.reporter = reporter
+        known = len(self.errors)
+        for work in works:
+            self.run_step(self.early, work)
+        barrier()
+        for work in works:
+            if not work.failed:
+                self.run_step(self.late, work)
+        return _GroupOutcome([work.result for work in works], [work.failed for work in works],
+                             self.errors[known:], self.perfect)
+
+    def run_in_processes(self, groups: list[list[_MailboxWork]]) -> None:
+        from dmf.dsync.parallel import run_forked  # multiprocessing only when it is used
+
+        outcomes = run_forked(groups, self.sync_group, self.reporter)
+        self.forget([work for group in groups for work in group])
+        raised: BaseException | None = None
+        for group, outcome in zip(groups, outcomes, strict=True):
+            if isinstance(outcome, _GroupOutcome):
+                for work, result, failed in zip(group, outcome.results, outcome.failed,
+                                                strict=True):
+                    work.result = self.results[result.name] = result
+                    work.failed = failed
+                self.errors.extend(outcome.errors)
+                self.perfect = self.perfect and outcome.perfect
+            elif isinstance(outcome, DmfError) and outcome.scope is not Scope.STORE:
+                for work in group:  # a lost process: which of its mailboxes got done is unknown
+                    work.failed = True
+                    self.fail(work.result.name, outcome)
+            elif raised is None:
+                raised = outcome
+        if raised is not None:
+            raise raised
+
+    def forget(self, works: list[_MailboxWork]) -> None:
+        """Children wrote these mailboxes: the parent's copies are stale, and not used again."""
+        for work in works:
+            for box in (work.source_box, work.dest_box):
+                if box is not None:
+                    box.close()
+            work.source_box = work.dest_box = None
+            self.dest_boxes.pop(work.dest_meta.name, None)
 
     def delete_stale(self, tree: TreePlan) -> None:
         for doomed in tree.deletes:

@@ -29,6 +29,7 @@ class SyncOptions:
     lock_timeout: float | None = None  # -l seconds; None: no lock
     io_timeout: float = 600.0  # -T seconds
     state: str | None = None  # -s: previous state ("" when unknown); None: not stateful
+    processes: int = 1  # mailboxes written by this many processes at once (dmf_sync_processes)
 
 
 @dataclass(slots=True)

@@ -28,6 +28,7 @@ class Capability(enum.Enum):
     SUBSCRIPTIONS = "subscriptions"
     LOCKING = "locking"  # lock() really excludes other dmf / Dovecot writers
     SUMMARIES = "summaries"  # Mailbox.summary() is implemented (fast mode's cheap test)
+    FORK_SAFE = "fork-safe"  # forked processes may write different mailboxes at once
 
 
 @dataclass(frozen=True, slots=True)

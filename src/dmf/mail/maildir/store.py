@@ -43,7 +43,7 @@ class MaildirStorage:
     capabilities = frozenset({Capability.SETTABLE_UIDS, Capability.MESSAGE_GUIDS,
                               Capability.MAILBOX_GUIDS, Capability.HARDLINKS,
                               Capability.SUBSCRIPTIONS, Capability.LOCKING,
-                              Capability.SUMMARIES})
+                              Capability.SUMMARIES, Capability.FORK_SAFE})
 
     def __init__(self, layout: MaildirLayout, owner: Owner | None = None,
                  durability: Durability = Durability.OPTIMIZED) -> None:

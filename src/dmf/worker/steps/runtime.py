@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
+import functools
 import os
 import signal
 import ssl
@@ -34,10 +34,10 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dmf.parent_death import die_with_parent
 from dmf.worker import commands
 from dmf.worker.command_log import CommandLog
 from dmf.worker.commands import SecretSplit, mask, shown
@@ -49,23 +49,6 @@ from dmf.worker.source_settings import CommandSpec, PhaseCommands, SourceSetting
 STDERR_TAIL = 3  # stderr lines that stand for the errors of a failed command without Error: lines
 EXIT_NOT_STARTED = 127  # the shell's "command not found", for a program that could not start
 LINE_LIMIT = 1 << 20  # longest output line read whole; doveadm's are far shorter
-
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the forked child only calls it
-_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-
-
-def die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A `preexec_fn`: SIGTERM to the child when its parent dies. If the parent already died
-    between fork and prctl, the signal would never come: the child ends itself instead."""
-
-    def in_child() -> None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return in_child
 
 
 # The reaper: reads "+PGID" / "-PGID" lines; at end of input (the worker is gone) it sends
@@ -208,7 +191,7 @@ class StepRuntime:
             process = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, env=env, pass_fds=pass_fds, limit=LINE_LIMIT,
-                process_group=0, preexec_fn=die_with_parent(os.getpid()))
+                process_group=0, preexec_fn=functools.partial(die_with_parent, os.getpid()))
         except OSError as exc:
             return EXIT_NOT_STARTED, f"cannot run {argv[0]}: {exc.strerror or exc}"
         finally:

@@ -1,0 +1,130 @@
+"""`dmf backup` with mailboxes written by several processes at once (`dmf_sync_processes`):
+the same tree as one process writes, every message reported once through the parent, and a lost
+process or a killed dmf costs only a re-run."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dmf.mail.sample import write_sample_maildir
+from tests.cli.dmf_process import run_dmf
+from tests.interop.trees import leftovers, message_files, tree_view
+
+MESSAGES = 3000  # ~48 MB of work by dmf's measure: enough for 2 processes, a few s of test
+WRITER = re.compile(r"\.M\d+P(\d+)Q")
+EVENT = "dsync(tester): Info: dmf-event "
+
+
+@pytest.fixture(scope="module")
+def source(module_open_tmp: Path) -> Path:
+    path = module_open_tmp / "source"
+    write_sample_maildir(path, messages=MESSAGES)
+    return path
+
+
+def backup_argv(source: Path, dest: Path, processes: int, *flags: str) -> list[str]:
+    return [*flags, "-o", f"dmf_sync_processes={processes}", "-o",
+            f"mail_location=maildir:{source}", "backup", f"maildir:{dest}"]
+
+
+def writers(dest: Path) -> set[int]:
+    """The pids that wrote the message files (Dovecot's basename holds the writer's pid)."""
+    return {int(WRITER.search(path.name)[1]) for path in message_files(dest)}  # type: ignore[index]
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except FileNotFoundError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def start_and_wait_for_children(argv: list[str]) -> tuple[subprocess.Popen[bytes], list[int]]:
+    env = {**os.environ, "USER": "tester"}
+    child = subprocess.Popen([sys.executable, "-m", "dmf", *argv], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None:
+        found = children_of(child.pid)
+        if len(found) == 2:
+            return child, found
+        time.sleep(0.0005)
+    child.kill()
+    pytest.fail("dmf never ran two sync processes")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_two_processes_write_what_one_writes_and_report_every_message(source: Path,
+                                                                      open_tmp: Path) -> None:
+    one, two = open_tmp / "one", open_tmp / "two"
+    alone = run_dmf(*backup_argv(source, one, 1))
+    assert alone.returncode == 0, alone.stderr
+    shared = run_dmf(*backup_argv(source, two, 2, "-v", "-D"))
+    assert shared.returncode == 0, shared.stderr
+    assert tree_view(two) == tree_view(one) == tree_view(source)
+    assert len(writers(one)) == 1
+    assert len(writers(two)) == 2 and not writers(two) & writers(one)
+    lines = shared.stderr.splitlines()
+    assert sum("saved a message of" in line for line in lines) == MESSAGES  # -D, each once
+    events = [line for line in lines if line.startswith(EVENT)]
+    assert len(events) == 5 == len({line.split('"saved"')[0] for line in events})
+    assert f"Done: 5 mailboxes, {MESSAGES} messages saved" in shared.stderr
+    again = run_dmf(*backup_argv(source, two, 2, "-v"))
+    assert again.returncode == 0 and "Done: 5 mailboxes, 0 messages saved" in again.stderr
+
+
+def test_a_lost_process_fails_its_mailboxes_with_75_and_a_rerun_finishes(
+        source: Path, open_tmp: Path) -> None:
+    dest = open_tmp / "dest"
+    run, (victim, survivor) = start_and_wait_for_children(backup_argv(source, dest, 2, "-v"))
+    os.kill(victim, signal.SIGKILL)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 75, stderr
+    assert "ended without a result (killed by SIGKILL); run again" in stderr.decode()
+    assert "Error:" in stderr.decode().splitlines()[-1]
+    rerun = run_dmf(*backup_argv(source, dest, 2))
+    assert rerun.returncode == 0, rerun.stderr
+    assert tree_view(dest) == tree_view(source)
+    assert len(message_files(dest)) == MESSAGES and leftovers(dest) == []
+
+
+def test_sync_processes_die_with_dmf(source: Path, open_tmp: Path) -> None:
+    dest = open_tmp / "dest"
+    run, workers = start_and_wait_for_children(backup_argv(source, dest, 2))
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(alive(pid) for pid in workers)
+    rerun = run_dmf(*backup_argv(source, dest, 2))
+    assert rerun.returncode == 0, rerun.stderr
+    assert tree_view(dest) == tree_view(source)
+    assert len(message_files(dest)) == MESSAGES and leftovers(dest) == []
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_bad_process_count_is_a_configuration_error(source: Path, open_tmp: Path,
+                                                      value: str) -> None:
+    done = run_dmf("-o", f"dmf_sync_processes={value}", "-o",
+                   f"mail_location=maildir:{source}", "backup", f"maildir:{open_tmp / 'd'}")
+    assert done.returncode == 78
+    assert done.stderr.strip().endswith(
+        f"dmf_sync_processes={value}: expected a whole number of at least 1")
+    assert not (open_tmp / "d").exists()
