@@ -29,6 +29,9 @@ class UidRecord:
     uid: int
     basename: str  # the filename up to ":" (Dovecot's "base filename")
     fields: Mapping[str, str] = field(default_factory=dict)  # one-letter key -> value
+    # its line after the UID, kept once encoded: every commit rewrites the whole file, and a
+    # mailbox of thousands of messages is committed in many batches
+    encoded: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -155,10 +158,10 @@ def encode(uidlist: UidList) -> bytes:
     records = uidlist.records
     for uid in sorted(records):
         record = records[uid]
-        if record.fields:  # rewritten at every commit: the common no-field line stays cheap
+        tail = record.encoded
+        if not tail:
             fields = " ".join([key + value for key, value in record.fields.items()])
-            lines.append(f"{uid} {fields} :{record.basename}")
-        else:
-            lines.append(f"{uid} :{record.basename}")
+            tail = record.encoded = (f" {fields} :" if fields else " :") + record.basename
+        lines.append(f"{uid}{tail}")
     lines.append("")
     return "\n".join(lines).encode("utf-8", "surrogateescape")
