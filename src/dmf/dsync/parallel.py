@@ -130,7 +130,10 @@ def run_forked(groups: Sequence[G], work: Callable[[G, SyncReporter, Barrier], R
     try:
         for index, group in enumerate(groups):
             ours, theirs = Pipe()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # the ones started are stopped below; a re-run finishes
+                raise TemporaryError(f"cannot start a sync process: {exc.strerror}") from None
             if pid == 0:
                 ours.close()
                 _child(parent, group, work, theirs)
