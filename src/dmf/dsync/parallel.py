@@ -20,6 +20,7 @@ import pickle
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any, NoReturn, TypeVar
@@ -99,6 +100,8 @@ def _child(parent: int, group: G, work: Callable[[G, SyncReporter, Barrier], R],
         try:
             outcome = work(group, reporter, barrier)
         except BaseException as exc:  # noqa: BLE001 - it goes to the parent, which raises it
+            if not isinstance(exc, DmfError):  # a bug: -D shows where it happened
+                exc.add_note("in a sync process:\n" + "".join(traceback.format_exception(exc)))
             outcome = _sendable(exc)
         reporter.flush()
         connection.send(("outcome", outcome))
