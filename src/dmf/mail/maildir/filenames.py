@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from itertools import count
 
@@ -69,10 +68,10 @@ def flag_sets(letters: str, names: dict[int, str]) -> tuple[frozenset[str], froz
 
 
 def _hostname() -> str:
-    return socket.gethostname().replace("/", r"\057").replace(":", r"\072")
+    return os.uname().nodename.replace("/", r"\057").replace(":", r"\072")
 
 
-_HOST = _hostname()
+HOST = _hostname()  # as it appears in the names we give
 _SEQUENCE = count(1)
 _PID = os.getpid()  # asked once, not once per message; a forked child asks again
 
@@ -90,5 +89,5 @@ def new_base(size: int, vsize: int | None) -> str:
     now = time.time()
     seconds = int(now)
     base = (f"{seconds}.M{int((now - seconds) * 1_000_000)}P{_PID}Q{next(_SEQUENCE)}."
-            f"{_HOST},S={size}")
+            f"{HOST},S={size}")
     return base if vsize is None else f"{base},W={vsize}"

@@ -14,7 +14,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ _POLL_SECONDS = 0.05
 def _local_pid(content: bytes) -> int | None:
     """The pid of a `<pid>:<host>` lock taken on this host; None for another host's lock."""
     pid_text, _, host = content.decode("utf-8", "replace").strip().partition(":")
-    if host == socket.gethostname() and pid_text.isdigit():
+    if host == os.uname().nodename and pid_text.isdigit():
         return int(pid_text)
     return None
 
@@ -93,7 +92,7 @@ def dotlock(target: Path, owner: Owner | None, timeout: float = WAIT_SECONDS) ->
                 raise TemporaryError(f"disk full: cannot create {lock_path}") from None
             raise
     try:
-        os.write(fd, f"{os.getpid()}:{socket.gethostname()}".encode())
+        os.write(fd, f"{os.getpid()}:{os.uname().nodename}".encode())
     finally:
         os.close(fd)
     give(lock_path, owner)

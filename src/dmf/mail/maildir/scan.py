@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,6 @@ from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.maildir.uidlist import UidList
 
 STALE_TMP_SECONDS = 36 * 3600  # Dovecot's MAILDIR_TMP_DELETE_SECS
-_HOST = socket.gethostname()
 
 
 @dataclass(slots=True)
@@ -90,7 +88,7 @@ def _ours_and_dead(name: str, now: float, mtime: float) -> bool:
         return True
     pid_start = name.find("P", name.find(".M"))
     pid_text = name[pid_start + 1:name.find("Q", pid_start)] if pid_start > 0 else ""
-    if not pid_text.isdigit() or f".{_HOST}," not in name:
+    if not pid_text.isdigit() or f".{filenames.HOST}," not in name:
         return False
     return not alive(int(pid_text))
 
