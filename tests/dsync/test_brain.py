@@ -1,5 +1,7 @@
 """sync_user on real Maildirs (the project's sample tree): what a backup leaves behind, local
-copies by hard link, renames, selection, date window, state, locking and per-mailbox errors."""
+copies by hard link, renames, selection, date window, state, locking and per-mailbox errors.
+Each scenario runs twice: in one process, and with its mailboxes split between two forked
+processes."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from dmf.dsync import shards
 from dmf.dsync.brain import sync_user
 from dmf.dsync.options import MailboxResult, SyncOptions
 from dmf.dsync.state import decode_state
@@ -43,6 +46,18 @@ class RecordingReporter:
         self.warnings.append((name, message))
 
 
+RUN = {"processes": 1}  # set by the `processes` fixture for every test
+
+
+@pytest.fixture(autouse=True, params=[1, 2], ids=["one-process", "two-processes"])
+def processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The processes `backup` asks for; with two, the work-size floor is lifted so that the
+    small sample tree is split too."""
+    monkeypatch.setattr(shards, "MIN_GROUP_COST", 1)
+    monkeypatch.setitem(RUN, "processes", request.param)
+    return request.param
+
+
 def storage(root: Path, create: bool = False) -> Storage:
     return open_storage(f"maildir:{root}", user="tester", home=None, create=create)
 
@@ -50,6 +65,7 @@ def storage(root: Path, create: bool = False) -> Storage:
 def backup(source: Path, dest: Path, reporter: RecordingReporter | None = None,
            **options: object) -> tuple[int, list[MailboxResult], str | None]:
     src, dst = storage(source), storage(dest, create=True)
+    options.setdefault("processes", RUN["processes"])
     try:
         result = sync_user(src, dst, SyncOptions(**options), reporter)  # type: ignore[arg-type]
     finally:
