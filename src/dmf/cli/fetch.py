@@ -7,6 +7,7 @@ The query is doveadm's search syntax, reduced to what inspecting a migration nee
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -137,7 +138,7 @@ def local_time(epoch: float) -> str:
 def read_header_block(mailbox: Mailbox, uid: int) -> bytes:
     """The message's header, up to and including the blank line that ends it."""
     lines: list[bytes] = []
-    with mailbox.open_body(uid) as body:
+    with io.BufferedReader(mailbox.open_body(uid)) as body:
         for line in body:
             lines.append(line)
             if line in (b"\n", b"\r\n"):

@@ -49,7 +49,10 @@ class Mailbox(Protocol):
         """Messages in ascending UID order (only those changed after `since_modseq` if > 0)."""
         ...
 
-    def open_body(self, uid: int) -> BinaryIO: ...
+    def open_body(self, uid: int) -> BinaryIO:
+        """The message's bytes; possibly unbuffered (a short read is not the end): wrap it in
+        io.BufferedReader to read it line by line."""
+        ...
 
     def body_path(self, uid: int) -> str | None:
         """The file holding the body, for stores with HARDLINKS; None otherwise."""
