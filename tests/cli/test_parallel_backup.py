@@ -16,6 +16,7 @@ import pytest
 
 from dmf.mail.sample import write_sample_maildir
 from tests.cli.dmf_process import run_dmf
+from tests.fixtures.processes import alive, children_of
 from tests.interop.trees import leftovers, message_files, tree_view
 
 MESSAGES = 3000  # ~48 MB of work by dmf's measure: enough for 2 processes, a few s of test
@@ -40,14 +41,6 @@ def writers(dest: Path) -> set[int]:
     return {int(WRITER.search(path.name)[1]) for path in message_files(dest)}  # type: ignore[index]
 
 
-def children_of(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except FileNotFoundError:
-        return []
-    return [int(child) for child in text.split()]
-
-
 def start_and_wait_for_children(argv: list[str]) -> tuple[subprocess.Popen[bytes], list[int]]:
     env = {**os.environ, "USER": "tester"}
     child = subprocess.Popen([sys.executable, "-m", "dmf", *argv], env=env,
@@ -60,14 +53,6 @@ def start_and_wait_for_children(argv: list[str]) -> tuple[subprocess.Popen[bytes
         time.sleep(0.0005)
     child.kill()
     pytest.fail("dmf never ran two sync processes")
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
 
 
 def test_two_processes_write_what_one_writes_and_report_every_message(source: Path,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
 from dmf.migration_db.models import JobStatus
 from dmf.migration_db.records import JobFilter, NewJob
 from tests.fixtures.polling import wait_for
+from tests.fixtures.processes import alive, children_of
 from tests.worker.worker_processes import WorkerProcess
 
 SCRIPT = """#!/bin/sh
@@ -18,27 +18,6 @@ SCRIPT = """#!/bin/sh
 echo $$ > "$1"
 sleep 30
 """
-
-
-def alive(pid: int) -> bool:
-    """Running, or stopped: anything but gone or a zombie waiting for its reaper."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def test_kill_9_of_the_worker_ends_its_command_and_the_command_s_children(repository,

@@ -20,11 +20,13 @@ from dmf.mail.maildir.store import MaildirStorage
 from dmf.mail.model import MessageMeta
 from dmf.mail.sample import write_sample_maildir
 from dmf.mail.storage import Body
+from tests.fixtures.processes import wait_until_zombie
 
 RESUMABLE_COPY = """
 import functools, sys
 from dmf.mail.location import open_storage
 from dmf.mail.storage import Body
+from tests.fixtures.processes import wait_until_zombie
 source = open_storage("maildir:" + sys.argv[1], user="u", home=None)
 dest = open_storage("maildir:" + sys.argv[2], user="u", home=None, create=True)
 have = {meta.name: meta for meta in dest.list_mailboxes()}
@@ -150,8 +152,7 @@ def test_leftovers_of_a_killed_writer_not_yet_reaped_go_and_a_live_writers_stay(
     zombie = subprocess.Popen(["true"])
     live = subprocess.Popen(["sleep", "30"])
     try:
-        while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-            time.sleep(0.005)  # exited, and not reaped: we never wait() for it until the end
+        wait_until_zombie(zombie.pid)  # exited, and not reaped until the end
         names = {pid: tmp_path / "m/tmp" / (filenames.TMP_PREFIX + filenames.new_base(3, None)
                                            .replace(f"P{os.getpid()}Q", f"P{pid}Q"))
                  for pid in (zombie.pid, live.pid)}

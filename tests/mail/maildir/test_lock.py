@@ -15,6 +15,7 @@ from dmf.errors import TemporaryError
 from dmf.mail.location import open_storage
 from dmf.mail.maildir.lock import dotlock
 from dmf.mail.sample import write_sample_maildir
+from tests.fixtures.processes import wait_until_zombie
 
 UIDLIST = "dovecot-uidlist"
 LOCK_NAME = "dovecot-uidlist.lock"
@@ -75,8 +76,7 @@ def test_stale_uidlist_locks_are_broken(tmp_path: Path) -> None:
 def test_a_lock_of_a_killed_process_not_yet_reaped_is_broken(tmp_path: Path) -> None:
     zombie = subprocess.Popen(["true"])
     try:
-        while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-            time.sleep(0.005)  # exited, not reaped: still in the process table
+        wait_until_zombie(zombie.pid)  # exited, and not reaped until the end
         lock = tmp_path / LOCK_NAME
         lock.write_text(f"{zombie.pid}:{socket.gethostname()}")
         with dotlock(tmp_path / UIDLIST, None, 0.5):
@@ -94,6 +94,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from dmf.mail.maildir.lock import dotlock
 from dmf.mail.sample import write_sample_maildir
+from tests.fixtures.processes import wait_until_zombie
 with ExitStack() as stack:
     for target in sys.argv[1:]:
         stack.enter_context(dotlock(Path(target), None, 1))
