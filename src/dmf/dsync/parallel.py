@@ -128,7 +128,7 @@ def run_forked(groups: Sequence[G], work: Callable[[G, SyncReporter, Barrier], R
     sys.stdout.flush()
     sys.stderr.flush()
     parent = os.getpid()
-    children: dict[Connection, tuple[int, int]] = {}  # reader -> (group index, pid)
+    children: dict[Connection, tuple[int, int]] = {}  # our end -> (group index, pid)
     outcomes: dict[int, R | BaseException] = {}
     try:
         for index, group in enumerate(groups):
