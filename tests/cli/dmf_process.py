@@ -19,6 +19,28 @@ def run_dmf(*args: str, user: str = "tester", home: Path | None = None,
                           text=True, env=env, input=stdin, timeout=120)
 
 
+def run_dmf_on_terminal(*args: str, user: str = "tester") -> tuple[int, bytes]:
+    """Run dmf with stderr on a pseudo-terminal (as a person at a shell); (exit code, what the
+    terminal showed)."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-m", "dmf", *args], stdout=subprocess.PIPE,
+                             stderr=terminal, env={**os.environ, "USER": user})
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    return child.wait(timeout=120), seen
+
+
 def tab_rows(text: str) -> tuple[list[str], set[tuple[str, ...]]]:
     """(header, rows) of `-f tab` output; rows as a set, as doveadm lists in its own order."""
     header, *lines = text.split("\n")[:-1]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dmf.mail.sample import write_sample_maildir
-from tests.cli.dmf_process import run_dmf, tab_rows
+from tests.cli.dmf_process import run_dmf, run_dmf_on_terminal, tab_rows
 
 EVENT_PREFIX = "dsync(tester): Info: dmf-event "
 STATUS = "messages uidnext uidvalidity guid unseen vsize"
@@ -194,25 +194,8 @@ def test_read_only_destination(open_tmp: Path, source: Path) -> None:
 
 
 def test_progress_bar_only_when_stderr_is_a_terminal(source: Path, open_tmp: Path) -> None:
-    import pty
-    import sys
-
-    controller, terminal = pty.openpty()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "dmf", "-v", "-o", f"mail_location=maildir:{source}", "backup",
-         f"maildir:{open_tmp}/dest"], stdout=subprocess.PIPE, stderr=terminal,
-        env={**os.environ, "USER": "tester"})
-    os.close(terminal)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(controller)
-    assert child.wait(timeout=60) == 0
+    code, seen = run_dmf_on_terminal("-v", "-o", f"mail_location=maildir:{source}", "backup",
+                                     f"maildir:{open_tmp}/dest")
+    assert code == 0
     assert "━".encode() in seen  # rich's bar
     assert b"Info: dmf-event {" in seen and b"Info: Done: 5 mailboxes" in seen

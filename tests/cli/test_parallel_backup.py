@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dmf.mail.sample import write_sample_maildir
-from tests.cli.dmf_process import run_dmf
+from tests.cli.dmf_process import run_dmf, run_dmf_on_terminal
 from tests.fixtures.processes import alive, children_of
 from tests.interop.trees import leftovers, message_files, tree_view
 
@@ -102,6 +102,16 @@ def test_sync_processes_die_with_dmf(source: Path, open_tmp: Path) -> None:
     assert rerun.returncode == 0, rerun.stderr
     assert tree_view(dest) == tree_view(source)
     assert len(message_files(dest)) == MESSAGES and leftovers(dest) == []
+
+
+def test_the_progress_bar_follows_mailboxes_of_both_processes(source: Path,
+                                                              open_tmp: Path) -> None:
+    code, seen = run_dmf_on_terminal(*backup_argv(source, open_tmp / "dest", 2, "-v"))
+    assert code == 0, seen[-2000:]
+    assert "━".encode() in seen  # rich's bar, fed from the replayed reports
+    assert f"Done: 5 mailboxes, {MESSAGES} messages saved".encode() in seen
+    assert b"Traceback" not in seen and b"Error" not in seen
+    assert len(writers(open_tmp / "dest")) == 2
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
