@@ -270,21 +270,22 @@ def test_a_claim_delayed_on_the_way_starts_after_the_previous_job_finished(
     repo.claim("cloud/1", "cloud", ["POD_1"], 1)
     late = MigrationRepository.connect(db_url)
     late.get_job(first)  # connected before the delay is armed
-    delaying, armed = threading.Event(), threading.Event()
+    delaying, armed, finished = threading.Event(), threading.Event(), threading.Event()
     armed.set()
 
     @event.listens_for(late.engine, "before_cursor_execute")
     def _delay_first_statement(*_args: Any) -> None:
-        if armed.is_set():
+        if armed.is_set():  # held until the previous job has finished, however long that takes
             armed.clear()
             delaying.set()
-            time.sleep(0.5)
+            finished.wait(30)
 
     try:
         with ThreadPoolExecutor(1) as pool:
             claiming = pool.submit(late.claim, "cloud/2", "cloud", ["POD_1"], 1)
             assert delaying.wait(30)
             assert repo.finish(first, "cloud/1", JobStatus.SUCCESS, [])
+            finished.set()
             (claimed,) = claiming.result(timeout=30)
     finally:
         late.close()
