@@ -79,7 +79,8 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
 
 def sync_processes(settings: MailSettings) -> int:
     """The `dmf_sync_processes` setting: how many processes write mailboxes at once. Unset: one
-    per usable CPU, at most MAX_SYNC_PROCESSES (past that the disk, not Python, is the limit)."""
+    per usable CPU, at most MAX_SYNC_PROCESSES (a cap, so that a large host does not fork
+    dozens of writers onto one disk)."""
     value = settings.get("dmf_sync_processes")
     if value is None:
         return min(len(os.sched_getaffinity(0)), MAX_SYNC_PROCESSES)

@@ -56,7 +56,7 @@ class _MailboxWork:
 
 @dataclass(slots=True)
 class _GroupOutcome:
-    """What a child process hands back after a step over its group of mailboxes."""
+    """What a child process hands back after both steps over its group of mailboxes."""
 
     results: list[MailboxResult]
     failed: list[bool]

@@ -1,8 +1,8 @@
-"""How a step's mailboxes are split among processes, pure: whole mailboxes only (no two
+"""How a run's mailboxes are split among processes, pure: whole mailboxes only (no two
 processes write one dovecot-uidlist), groups of nearly equal cost.
 
 A message costs a fixed amount (file creation, rename, Python) plus its bytes; MESSAGE_COST is
-that fixed part in bytes, measured here: creating and renaming one file costs about as much as
+that fixed part in bytes, an estimate: creating and renaming one file costs about as much as
 copying 16 KB.
 """
 
@@ -12,8 +12,8 @@ import heapq
 from collections.abc import Sequence
 
 MESSAGE_COST = 16 * 1024
-# Less work than this per process is not worth a process: its start (a fork, and a re-scan of
-# the mailboxes it wrote) costs a few ms; this is about 500 small messages, 40 ms of copying.
+# Less work than this per process is not worth a process: a fork and the replies to the parent
+# cost a few ms; this is about 500 small messages, 40 ms of copying.
 MIN_GROUP_COST = 8 * 1024 * 1024
 
 
