@@ -67,6 +67,15 @@ def test_always_fsyncs_each_file_and_never_the_whole_filesystem(tmp_path, bodies
     assert calls == {"fsync": len(bodies) + 1, "syncfs": 0}
 
 
+def test_always_fsyncs_unnamed_files_by_descriptor(tmp_path, bodies, calls) -> None:
+    unnamed = os.open(tmp_path, os.O_WRONLY | os.O_TMPFILE, 0o600)
+    try:
+        Durability.ALWAYS.bodies(tmp_path, iter([unnamed, *bodies]))
+    finally:
+        os.close(unnamed)
+    assert calls == {"fsync": len(bodies) + 1, "syncfs": 0}
+
+
 def test_never_asks_for_no_sync(tmp_path, bodies, calls) -> None:
     Durability.NEVER.bodies(tmp_path, iter(bodies))
     Durability.NEVER.directory(tmp_path)

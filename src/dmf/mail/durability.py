@@ -52,9 +52,10 @@ class Durability(Enum):
             raise ConfigError(f"mail_fsync={value}: expected optimized, always or never"
                               ) from None
 
-    def bodies(self, directory: Path, files: Iterable[str]) -> None:
-        """Make the new message files `files` (in `directory`) durable before any uidlist
-        names them; `files` is iterated only when they are synced one by one."""
+    def bodies(self, directory: Path, files: Iterable[str | int]) -> None:
+        """Make the new message files `files` (paths, or descriptors of unnamed files, on the
+        filesystem of `directory`) durable before any uidlist names them; `files` is iterated
+        only when they are synced one by one."""
         if self is Durability.NEVER:
             return
         if self is Durability.OPTIMIZED:
@@ -66,8 +67,11 @@ class Durability(Enum):
                         return
                 finally:
                     os.close(fd)
-        for path in files:
-            _fsync_path(path)
+        for file in files:
+            if isinstance(file, int):
+                os.fsync(file)
+            else:
+                _fsync_path(file)
 
     def file(self, fd: int) -> None:
         """A small control file just written."""

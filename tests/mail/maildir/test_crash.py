@@ -129,6 +129,29 @@ def test_an_interrupted_commit_is_finished_at_the_next_open(tmp_path: Path) -> N
     assert not (tmp_path / "m/dovecot-uidlist.dmf-pending").exists()
 
 
+def test_a_pending_record_whose_unnamed_body_died_is_dropped_and_saved_again(
+        tmp_path: Path) -> None:
+    storage = open_storage(f"maildir:{tmp_path}/m", user="u", home=None, create=True)
+    box = storage.mailbox("INBOX")
+    box.save(MessageMeta(0, "first"), Body(open=lambda: io.BytesIO(b"first\n")))
+    box.commit()
+    committed = (tmp_path / "m/dovecot-uidlist").read_bytes()
+    # killed after writing the pending uidlist and linking one of its two unnamed bodies: the
+    # other body went with the process
+    linked, lost = filenames.new_base(7, None), filenames.new_base(5, None)
+    (tmp_path / "m/cur" / f"{linked}:2,S").write_bytes(b"linked\n")
+    (tmp_path / "m/dovecot-uidlist.dmf-pending").write_bytes(
+        committed + f"5 Gg5 :{linked}\n6 Gg6 :{lost}\n".encode())
+    reopened = storage_at(tmp_path / "m").mailbox("INBOX")
+    assert [(m.uid, m.guid) for m in reopened.messages()] == [(1, "first"), (5, "g5")]
+    assert b"g6" not in (tmp_path / "m/dovecot-uidlist").read_bytes()
+    reopened.save(MessageMeta(6, "g6"), Body(open=lambda: io.BytesIO(b"again\n")))
+    reopened.commit()
+    again = storage_at(tmp_path / "m").mailbox("INBOX")
+    assert [(m.uid, m.guid, again.open_body(m.uid).read()) for m in again.messages()] == \
+        [(1, "first", b"first\n"), (5, "g5", b"linked\n"), (6, "g6", b"again\n")]
+
+
 def test_leftovers_of_a_dead_run_go_and_foreign_temp_files_stay(tmp_path: Path) -> None:
     storage = open_storage(f"maildir:{tmp_path}/m", user="u", home=None, create=True)
     storage.mailbox("INBOX").recent_count()  # numbers the mailbox

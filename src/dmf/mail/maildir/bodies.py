@@ -1,11 +1,21 @@
-"""Writing a message body into `tmp/`: hard link when the engine hands us a file on the same
-filesystem with the same date, else a streamed copy with large buffers (sendfile from a real
-file). The file gets the message's internal date as its mtime; fsync is left to the batch."""
+"""Writing a message body before its commit.
+
+Where the filesystem has them (O_TMPFILE), a copied body goes into an unnamed file held open
+until the commit links it into new/ or cur/ (linkat through /proc/self/fd): no temp name to
+create, no rename, nothing left behind by a killed run, and no cross-directory rename lock
+shared by the processes of a run. A cross-directory rename per message cost as much as creating
+the file; two processes writing 20,000 messages took 1.2-1.4 s this way against 1.6-1.9 s with
+tmp/ and rename. A hard link to a message the destination holds, a filesystem without unnamed
+files (NFS) and a process short of descriptors use `tmp/dmf.<final name>` instead, renamed at
+the commit. The file gets the message's internal date as its mtime; syncs are left to the batch.
+"""
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from dmf.mail.maildir.atomic import discard, os_error
@@ -13,6 +23,84 @@ from dmf.mail.maildir.ownership import Owner
 from dmf.mail.storage import Body
 
 BUFFER_SIZE = 1 << 20
+# Unnamed files wait for their commit as open descriptors. dmf raises its soft limit to this
+# when it is lower (the hard limit allows it nearly everywhere) and keeps FD_RESERVE free for
+# everything else; past that a body goes to tmp/ under a name.
+WANTED_FD_LIMIT = 4096
+FD_RESERVE = 256
+_NO_UNNAMED_ERRNOS = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
+_NO_SENDFILE_ERRNOS = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
+
+
+@dataclass(slots=True)
+class Written:
+    size: int
+    vsize: int | None
+    fd: int | None  # the unnamed file holding the body; None: the body is at its tmp/ name
+
+
+class _Unnamed:
+    """How many unnamed files this process holds, and where they cannot be made."""
+
+    def __init__(self) -> None:
+        self.held = 0
+        self.refused: set[str] = set()  # tmp/ directories whose filesystem has none
+
+    @functools.cached_property
+    def limit(self) -> int:
+        if not os.path.isdir("/proc/self/fd"):
+            return 0  # no way to link them
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = WANTED_FD_LIMIT if hard == resource.RLIM_INFINITY else \
+            min(hard, WANTED_FD_LIMIT)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+                soft = wanted
+            except (ValueError, OSError):
+                pass
+        return max(0, min(soft, WANTED_FD_LIMIT) - FD_RESERVE)
+
+    def open(self, directory: str) -> int | None:
+        """A new unnamed file on `directory`'s filesystem, or None (none possible now)."""
+        if self.held >= self.limit or directory in self.refused:
+            return None
+        try:
+            fd = os.open(directory, os.O_WRONLY | os.O_TMPFILE, 0o600)
+        except OSError as exc:
+            if exc.errno not in _NO_UNNAMED_ERRNOS:
+                raise
+            self.refused.add(directory)
+            return None
+        self.held += 1
+        return fd
+
+    def close(self, fd: int) -> None:
+        self.held -= 1
+        os.close(fd)
+
+
+_unnamed = _Unnamed()
+
+
+def reader_path(fd: int) -> str:
+    """A path that opens (or hard-links) the unnamed file `fd` in this process."""
+    return f"/proc/self/fd/{fd}"
+
+
+def publish(fd: int, directory_fd: int, name: str) -> None:
+    """Give the unnamed file `fd` its name in the directory (new/ or cur/), and close it."""
+    try:  # a directory fd makes os.link call linkat, which can follow the /proc link
+        os.link(reader_path(fd), name, dst_dir_fd=directory_fd)
+    finally:
+        _unnamed.close(fd)
+
+
+def drop(fd: int) -> None:
+    """Close an unnamed file that will not be committed: its body goes with it."""
+    _unnamed.close(fd)
 
 
 def _try_link(source: str, target: str, internal_date: int) -> int | None:
@@ -43,14 +131,19 @@ def _copy(source: BinaryIO, fd: int, want_vsize: bool) -> tuple[int, int | None]
     """Copy a stream into fd; (size, vsize or None)."""
     if not want_vsize:
         try:
-            in_fd = source.fileno()
+            in_fd: int | None = source.fileno()
             offset = source.tell()
-            size = 0
-            while sent := os.sendfile(fd, in_fd, offset + size, BUFFER_SIZE):
-                size += sent
-            return size, None
         except (AttributeError, OSError, ValueError):
-            pass  # not a real file: stream it
+            in_fd = None  # not a real file: stream it
+        if in_fd is not None:
+            size = 0
+            try:
+                while sent := os.sendfile(fd, in_fd, offset + size, BUFFER_SIZE):
+                    size += sent
+                return size, None
+            except OSError as exc:
+                if size or exc.errno not in _NO_SENDFILE_ERRNOS:
+                    raise  # a half-written copy is not started again behind itself
     size = 0
     bare_lf = 0
     previous_cr = False
@@ -66,29 +159,38 @@ def _copy(source: BinaryIO, fd: int, want_vsize: bool) -> tuple[int, int | None]
 
 
 def write_body(body: Body, target: str, internal_date: int, vsize: int | None,
-               owner: Owner | None) -> tuple[int, int | None]:
-    """Write the body to `target` (in tmp/), giving the new file to `owner` unless that is
-    None (see ownership.effective). Returns (size, vsize); vsize is the given one, or counted
-    while copying, or None for a hard link without one."""
+               owner: Owner | None) -> Written:
+    """Write the body into an unnamed file on the filesystem of `target` (in tmp/), else to
+    `target` itself; the file is given to `owner` unless that is None (see
+    ownership.effective). The vsize is the given one, or counted while copying, or None for a
+    hard link without one."""
+    fd: int | None = None
+    named = False
     try:
         if body.path is not None:
             size = _try_link(body.path, target, internal_date)
             if size is not None:
-                return size, vsize
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            if owner is not None:
-                os.fchown(fd, owner[0], owner[1])
-            with body.open() as source:
-                size, counted = _copy(source, fd, want_vsize=vsize is None)
-            if internal_date:
-                os.utime(fd, (internal_date, internal_date))
-        finally:
+                return Written(size, vsize, None)
+        fd = _unnamed.open(os.path.dirname(target))
+        if fd is None:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            named = True
+        if owner is not None:
+            os.fchown(fd, owner[0], owner[1])
+        with body.open() as source:
+            size, counted = _copy(source, fd, want_vsize=vsize is None)
+        if internal_date:
+            os.utime(fd, (internal_date, internal_date))
+    except BaseException as exc:
+        if named:
             os.close(fd)
-    except OSError as exc:
-        discard(target)
-        raise os_error(exc, target) from None
-    except BaseException:
-        discard(target)
+            discard(target)
+        elif fd is not None:
+            _unnamed.close(fd)
+        if isinstance(exc, OSError):
+            raise os_error(exc, target) from None
         raise
-    return size, vsize if vsize is not None else counted
+    if named:
+        os.close(fd)
+        fd = None
+    return Written(size, vsize if vsize is not None else counted, fd)

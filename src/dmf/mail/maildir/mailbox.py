@@ -2,13 +2,15 @@
 batched writes that become durable together at commit().
 
 Commit order, so that a crash never leaves a dovecot-uidlist entry for a file that is not on
-disk and a re-run never duplicates: bodies are already in tmp/ (named `dmf.<final name>`); one
-syncfs flushes them; under dovecot-uidlist.lock the new uidlist is written and fsynced as
-`dovecot-uidlist.dmf-pending`; bodies are renamed into new/ or cur/, flag renames and unlinks
-are done, the directories fsynced; then the pending file is renamed over dovecot-uidlist and
-the lock released. If a run dies in between, the next scan finds the pending file and finishes
-the commit (moving what is still in tmp/), so every message keeps the UID it was given.
-Our own leftovers in tmp/ (`dmf.*` of a dead process) are removed at that scan.
+disk and a re-run never duplicates: bodies are already written, in unnamed files held open or
+in tmp/ as `dmf.<final name>` (bodies.py); one syncfs flushes them; under dovecot-uidlist.lock
+the new uidlist is written and fsynced as `dovecot-uidlist.dmf-pending`; bodies are linked or
+renamed into new/ or cur/, flag renames and unlinks are done, the directories fsynced; then the
+pending file is renamed over dovecot-uidlist and the lock released. If a run dies in between,
+the next scan finds the pending file and finishes the commit: what reached new/ or cur/ or is
+still in tmp/ keeps the UID it was given; an unnamed body died with the process, so its record
+is dropped and a re-run saves the message again. Our own leftovers in tmp/ (`dmf.*` of a dead
+process) are removed at that scan.
 
 A concurrent Dovecot is respected: its dotlock is taken for every uidlist write, and if the
 uidlist changed since we read it (inode, size, mtime), its new records and expunges win and our
@@ -40,9 +42,8 @@ from dmf.errors import (
     Scope,
     TemporaryError,
 )
-from dmf.mail.maildir import filenames, keywords, scan, summary_cache, uidlist
+from dmf.mail.maildir import bodies, filenames, keywords, scan, summary_cache, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
-from dmf.mail.maildir.bodies import write_body
 from dmf.mail.maildir.lock import dotlock
 from dmf.mail.maildir.ownership import Owner, effective, give, make_dirs
 from dmf.mail.maildir.scan import MessageFile
@@ -60,7 +61,9 @@ KEYWORDS_NAME = "dovecot-keywords"
 
 @dataclass(slots=True)
 class _Batch:
-    saves: dict[int, MessageFile] = field(default_factory=dict)  # uid -> place (now tmp/dmf.*)
+    saves: dict[int, MessageFile] = field(default_factory=dict)  # uid -> place after commit
+    unnamed: dict[int, int] = field(default_factory=dict)  # uid -> fd of its unnamed body;
+    # saves not in it wait in tmp/ as dmf.<their name>
     auto_uids: set[int] = field(default_factory=set)  # saves whose UID we chose, not the caller
     renames: dict[int, str] = field(default_factory=dict)  # uid -> new filename, same subdir
     expunged: dict[int, MessageFile] = field(default_factory=dict)
@@ -210,7 +213,8 @@ class MaildirMailbox:
             raise NotFoundError(f"no message with UID {uid} in mailbox {self._name}",
                                 scope=Scope.MESSAGE)
         if uid in self._batch.saves:
-            return self._tmp + found.name
+            fd = self._batch.unnamed.get(uid)
+            return self._tmp + found.name if fd is None else bodies.reader_path(fd)
         path = f"{self._dir}/{found.subdir}/{found.name}"
         if verify and not os.path.exists(path):
             self._refind(found)
@@ -357,13 +361,17 @@ class MaildirMailbox:
         else:
             staging = self._tmp + (filenames.with_letters(planned, letters) if letters
                                    else planned)
-        size, vsize = write_body(body, staging, meta.internal_date, meta.vsize, self._body_owner)
+        written = bodies.write_body(body, staging, meta.internal_date, meta.vsize,
+                                    self._body_owner)
+        size, vsize = written.size, written.vsize
         if planned is not None and size == meta.size:
             base = planned
         else:  # metadata that got the size wrong is not trusted for the vsize either
             base = filenames.new_base(size, vsize if meta.size in (0, size) else None)
         name = filenames.with_letters(base, letters) if letters else base
-        if base != planned:
+        if written.fd is not None:
+            self._batch.unnamed[uid] = written.fd
+        elif base != planned:
             os.rename(staging, self._tmp + name)
         fields: dict[str, str] = {}
         if meta.guid and meta.guid != base:
@@ -397,7 +405,8 @@ class MaildirMailbox:
                 continue
             new_name = filenames.with_letters(found.name, letters)
             if change.uid in self._batch.saves:
-                os.rename(self._tmp + found.name, self._tmp + new_name)
+                if change.uid not in self._batch.unnamed:
+                    os.rename(self._tmp + found.name, self._tmp + new_name)
                 found.subdir = "cur" if letters else "new"
             else:
                 self._batch.renames[change.uid] = new_name
@@ -411,8 +420,8 @@ class MaildirMailbox:
                 continue
             current.records.pop(uid, None)
             self._batch.renames.pop(uid, None)
-            if self._batch.saves.pop(uid, None) is not None:
-                discard(self._tmp + found.name)
+            if uid in self._batch.saves:
+                self._drop_staged(uid)
             else:
                 self._batch.expunged[uid] = found
 
@@ -433,8 +442,9 @@ class MaildirMailbox:
             return
         current = self._load()
         if batch.saves:
-            self._durability.bodies(self.mail_dir / "tmp", (self._tmp + found.name
-                                              for found in batch.saves.values()))
+            self._durability.bodies(self.mail_dir / "tmp", (
+                batch.unnamed[uid] if uid in batch.unnamed else self._tmp + found.name
+                for uid, found in batch.saves.items()))
         with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
             self._merge_disk_changes(current)
             if batch.keywords:
@@ -444,8 +454,7 @@ class MaildirMailbox:
                       self._owner, self._durability)
             os.rename(self.control_dir / "dovecot-uidlist.tmp", pending)
             try:
-                for found in batch.saves.values():
-                    os.rename(self._tmp + found.name, f"{self._dir}/{found.subdir}/{found.name}")
+                self._place_saves(batch)
                 for uid, new_name in batch.renames.items():
                     found = self._files[uid]
                     self._rename_flags(found, new_name)
@@ -459,6 +468,25 @@ class MaildirMailbox:
             except OSError as exc:
                 raise os_error(exc, self.mail_dir) from None
         self._batch = _Batch()
+
+    def _place_saves(self, batch: _Batch) -> None:
+        """The batch's bodies into new/ or cur/: unnamed ones linked, the others renamed."""
+        directories: dict[str, int] = {}
+        try:
+            for uid, found in batch.saves.items():
+                fd = batch.unnamed.pop(uid, None)
+                if fd is None:
+                    os.rename(self._tmp + found.name,
+                              f"{self._dir}/{found.subdir}/{found.name}")
+                    continue
+                directory = directories.get(found.subdir)
+                if directory is None:
+                    directory = directories[found.subdir] = os.open(
+                        f"{self._dir}/{found.subdir}", os.O_RDONLY | os.O_DIRECTORY)
+                bodies.publish(fd, directory, found.name)
+        finally:
+            for directory in directories.values():
+                os.close(directory)
 
     def _write_keywords(self) -> None:
         """Under the uidlist lock: write dovecot-keywords, keeping names another writer added;
@@ -538,6 +566,8 @@ class MaildirMailbox:
             record.uid = nextuid
             current.records[nextuid] = record
             batch.saves[nextuid] = batch.saves.pop(uid)
+            if uid in batch.unnamed:
+                batch.unnamed[nextuid] = batch.unnamed.pop(uid)
             self._files[nextuid] = batch.saves[nextuid]
             nextuid += 1
         current.records = dict(sorted((uid, record) for uid, record in current.records.items()
@@ -545,10 +575,19 @@ class MaildirMailbox:
         if not batch.uid_state:
             current.nextuid = nextuid
 
-    def close(self) -> None:
-        """Drop an uncommitted batch: its bodies leave tmp/, nothing else changed on disk."""
-        for found in self._batch.saves.values():
+    def _drop_staged(self, uid: int) -> None:
+        """Forget a save of this batch and its body."""
+        found = self._batch.saves.pop(uid)
+        fd = self._batch.unnamed.pop(uid, None)
+        if fd is None:
             discard(self._tmp + found.name)
+        else:
+            bodies.drop(fd)
+
+    def close(self) -> None:
+        """Drop an uncommitted batch: its bodies go, nothing else changed on disk."""
+        for uid in list(self._batch.saves):
+            self._drop_staged(uid)
         self._batch = _Batch()
         self._uidlist = None
         self._files = {}

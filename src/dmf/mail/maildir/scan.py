@@ -115,7 +115,9 @@ def stale_tmp_files(mail_dir: Path) -> list[Path]:
 def recover_pending(mail_dir: Path, pending_path: Path, current: UidList | None,
                     durability: Durability) -> UidList:
     """Finish a commit that was cut off (under the uidlist lock): move its bodies still in
-    tmp/ into place and adopt its records; the pending file is removed."""
+    tmp/ into place and adopt its records; the pending file is removed. Records of bodies that
+    were in unnamed files and died with the process find no file: the caller's match drops
+    them."""
     pending, _ = uidlist.parse(pending_path.read_bytes(), str(pending_path))
     wanted = {record.basename for record in pending.records.values()}
     for entry in list(os.scandir(mail_dir / "tmp")):
