@@ -166,12 +166,13 @@ def write_body(body: Body, target: str, internal_date: int, vsize: int | None,
     hard link without one."""
     fd: int | None = None
     named = False
+    directory = os.path.dirname(target)
     try:
         if body.path is not None:
             size = _try_link(body.path, target, internal_date)
             if size is not None:
                 return Written(size, vsize, None)
-        fd = _unnamed.open(os.path.dirname(target))
+        fd = _unnamed.open(directory)
         if fd is None:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             named = True
@@ -188,7 +189,7 @@ def write_body(body: Body, target: str, internal_date: int, vsize: int | None,
         elif fd is not None:
             _unnamed.close(fd)
         if isinstance(exc, OSError):
-            raise os_error(exc, target) from None
+            raise os_error(exc, target if named or fd is None else directory) from None
         raise
     if named:
         os.close(fd)
