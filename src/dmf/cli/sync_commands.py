@@ -79,11 +79,13 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
 
 def sync_processes(settings: MailSettings) -> int:
     """The `dmf_sync_processes` setting: how many processes write mailboxes at once. Unset: one
-    per usable CPU, at most MAX_SYNC_PROCESSES (a cap, so that a large host does not fork
-    dozens of writers onto one disk)."""
+    more than the usable CPUs, so that a CPU is not idle while a process waits for its batch's
+    syncfs (on 2 CPUs three processes took 0.55-0.98x the time of two in each of 5 rounds), at
+    most MAX_SYNC_PROCESSES (a cap, so that a large host does not fork dozens of writers onto
+    one disk)."""
     value = settings.get("dmf_sync_processes")
     if value is None:
-        return min(len(os.sched_getaffinity(0)), MAX_SYNC_PROCESSES)
+        return min(len(os.sched_getaffinity(0)) + 1, MAX_SYNC_PROCESSES)
     if not value.strip().isdigit() or int(value) < 1:
         raise ConfigError(f"dmf_sync_processes={value}: expected a whole number of at least 1")
     return int(value)
