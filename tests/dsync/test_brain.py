@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dmf.dsync import shards
+from dmf.dsync import brain
 from dmf.dsync.brain import sync_user
 from dmf.dsync.options import MailboxResult, SyncOptions
 from dmf.dsync.state import decode_state
@@ -52,8 +52,8 @@ RUN = {"processes": 1}  # set by the `processes` fixture for every test
 @pytest.fixture(autouse=True, params=[1, 2], ids=["one-process", "two-processes"])
 def processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
     """The processes `backup` asks for; with two, the work-size floor is lifted so that the
-    small sample tree is split too."""
-    monkeypatch.setattr(shards, "MIN_GROUP_COST", 1)
+    small sample tree is shared out too."""
+    monkeypatch.setattr(brain, "MIN_PARALLEL_MESSAGES", 0)
     monkeypatch.setitem(RUN, "processes", request.param)
     return request.param
 

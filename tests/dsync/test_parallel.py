@@ -1,6 +1,7 @@
-"""run_forked with real forked processes: outcomes in group order, errors carried back with
-their scope, a lost child reported as a temporary failure, reporter calls replayed in the
-parent, and a barrier that no child passes before all have reached it."""
+"""run_forked with real forked processes: every item taken exactly once, in order, by whichever
+child asks first; outcomes and errors carried back with their scope, a lost child reported as a
+temporary failure with the items it took, reporter calls replayed in the parent, and a barrier
+that no child passes before all have reached it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from dmf.dsync.options import MailboxResult
-from dmf.dsync.parallel import run_forked
+from dmf.dsync.parallel import Share, run_forked
 from dmf.dsync.report import SyncReporter
 from dmf.errors import NotFoundError, Scope, TemporaryError
 
@@ -31,23 +32,44 @@ class Recorder:
         self.calls.append(("warn", name, message))
 
 
-def test_outcomes_come_back_in_group_order_with_the_children_reports() -> None:
-    def work(group: str, reporter: SyncReporter, barrier: Callable[[], None]) -> tuple[str, int]:
-        reporter.mailbox_started(group, 3)
-        for size in range(3):
-            reporter.message_saved(group, size)
-        reporter.mailbox_done(MailboxResult(name=group, saved=3))
-        return group, os.getpid()
+Take = Callable[[], object]
+
+
+def test_every_item_is_taken_once_in_order_with_the_children_reports() -> None:
+    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> int:
+        while (name := take()) is not None:
+            assert isinstance(name, str)
+            reporter.mailbox_started(name, 3)
+            for size in range(3):
+                reporter.message_saved(name, size)
+            reporter.mailbox_done(MailboxResult(name=name, saved=3))
+        return os.getpid()
 
     recorder = Recorder()
-    outcomes = run_forked(["a", "b", "c"], work, recorder)
-    assert [name for name, _pid in outcomes] == ["a", "b", "c"]  # type: ignore[misc]
-    pids = {pid for _name, pid in outcomes}  # type: ignore[misc]
+    items = [f"box{number}" for number in range(12)]
+    shares = run_forked(items, 3, work, recorder)
+    assert len(shares) == 3
+    pids = {share.outcome for share in shares}
     assert len(pids) == 3 and os.getpid() not in pids
-    for name in "abc":
+    taken = [item for share in shares for item in share.items]
+    assert sorted(taken) == sorted(items)  # each once
+    for share in shares:  # each child took its items in the given order
+        assert share.items == sorted(share.items, key=items.index)
+    for name in items:
         mine = [call for call in recorder.calls if call[1] == name]
         assert mine == [("started", name, 3), ("saved", name, 0), ("saved", name, 1),
                         ("saved", name, 2), ("done", name, 3)]
+
+
+def test_a_child_that_is_busy_leaves_the_next_items_to_the_others() -> None:
+    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> None:
+        while (seconds := take()) is not None:
+            assert isinstance(seconds, float)
+            time.sleep(seconds)
+
+    shares = run_forked([1.0, 0.01, 0.01, 0.01, 0.01], 2, work, Recorder())
+    busy = next(share for share in shares if 1.0 in share.items)
+    assert busy.items == [1.0]  # the small ones went to the other child meanwhile
 
 
 def test_errors_keep_their_class_and_scope_and_a_lost_child_is_temporary() -> None:
@@ -55,44 +77,64 @@ def test_errors_keep_their_class_and_scope_and_a_lost_child_is_temporary() -> No
         def __reduce__(self):  # type: ignore[no-untyped-def]
             raise TypeError("no")
 
-    def work(group: str, reporter: SyncReporter, barrier: Callable[[], None]) -> str:
-        if group == "missing":
+    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> str:
+        item = take()
+        if item == "missing":
             raise NotFoundError("mailbox Gone does not exist", scope=Scope.MAILBOX)
-        if group == "bug":
+        if item == "bug":
             raise Unpicklable("odd state")
-        if group == "lost":
+        if item == "lost":
             os._exit(3)
+        barrier()  # nobody takes a second item before each has its first
         return "fine"
 
-    outcomes = run_forked(["missing", "bug", "lost", "ok"], work, Recorder())
-    missing, bug, lost, ok = outcomes
+    shares = run_forked(["missing", "bug", "lost", "ok"], 4, work, Recorder())
+    outcomes = {share.items[0]: share.outcome for share in shares}
+    missing, bug, lost = outcomes["missing"], outcomes["bug"], outcomes["lost"]
     assert isinstance(missing, NotFoundError) and missing.scope is Scope.MAILBOX
     assert str(missing) == "mailbox Gone does not exist"
     assert "Unpicklable: odd state" in str(bug)
     assert isinstance(lost, TemporaryError) and lost.scope is Scope.MAILBOX
     assert "ended without a result (exit status 3)" in str(lost)
-    assert ok == "fine"
+    assert outcomes["ok"] == "fine"
+
+
+def test_items_nobody_took_are_in_no_share() -> None:
+    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> None:
+        take()
+        os._exit(1)
+
+    shares = run_forked(["a", "b", "c", "d"], 2, work, Recorder())
+    assert sorted(item for share in shares for item in share.items) == ["a", "b"]
+    assert all(isinstance(share.outcome, TemporaryError) for share in shares)
 
 
 def test_no_child_passes_the_barrier_before_every_child_reached_it() -> None:
-    def work(group: float, reporter: SyncReporter, barrier: Callable[[], None]) -> tuple[
+    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> tuple[
             float, float]:
-        time.sleep(group)  # the slow child arrives late: the fast one must wait for it
+        seconds = take()
+        assert isinstance(seconds, float)
+        time.sleep(seconds)  # the slow child arrives late: the fast ones must wait for it
         arrived = time.monotonic()
         barrier()
         return arrived, time.monotonic()
 
-    outcomes = run_forked([0.0, 0.3, 0.0], work, Recorder())
-    last_arrival = max(arrived for arrived, _left in outcomes)  # type: ignore[misc]
-    assert all(left >= last_arrival for _arrived, left in outcomes)  # type: ignore[misc]
+    shares = run_forked([0.0, 0.3, 0.0], 3, work, Recorder())
+    outcomes: list[tuple[float, float]] = [share.outcome for share in shares]  # type: ignore[misc]
+    last_arrival = max(arrived for arrived, _left in outcomes)
+    assert all(left >= last_arrival for _arrived, left in outcomes)
 
 
 def test_a_child_that_ended_does_not_hold_the_others_at_the_barrier() -> None:
-    def work(group: str, reporter: SyncReporter, barrier: Callable[[], None]) -> str:
-        if group == "fails":
+    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> str:
+        if take() == "fails":
             raise TemporaryError("disk full", scope=Scope.STORE)
         barrier()
         return "passed"
 
-    outcomes = run_forked(["fails", "waits", "waits"], work, Recorder())
-    assert isinstance(outcomes[0], TemporaryError) and outcomes[1:] == ["passed", "passed"]
+    shares: list[Share[str, str]] = run_forked(["fails", "waits", "waits"], 3, work,
+                                               Recorder())
+    outcomes = {share.items[0]: share.outcome for share in shares if share.items[0] == "fails"}
+    assert isinstance(outcomes["fails"], TemporaryError)
+    assert [share.outcome for share in shares if share.items[0] == "waits"] == \
+        ["passed", "passed"]

@@ -7,14 +7,16 @@ doveadm, equal metadata after different changes on both sides can hide a change;
 every mailbox.
 
 Order of a run, chosen so that nothing held on the destination is thrown away before it could
-serve as a local copy: (1) settle the tree (renames, creates), (2) list and plan every mailbox
-that may differ, (3) for every mailbox the saves into free UIDs and the flag changes, (4) for
-every mailbox the expunges, the saves into freed UIDs and the UID state, (5) delete mailboxes
-the source lacks, (6) subscriptions, (7) the new `-s` state.
+serve as a local copy: (1) settle the tree (renames, creates), (2) list the destination side of
+every mailbox that may differ and index the GUIDs it holds, (3) for every such mailbox: list
+its source side, plan, then the saves into free UIDs and the flag changes, (4) for every
+mailbox the expunges, the saves into freed UIDs and the UID state, (5) delete mailboxes the
+source lacks, (6) subscriptions, (7) the new `-s` state.
 
-Steps (3) and (4) may run in several forked processes (`SyncOptions.processes`, stores with
-FORK_SAFE), each writing whole mailboxes (`shards.py`, `parallel.py`) and waiting for the others
-between the two steps, so the order above holds; the parent merges their results.
+Step (3) and (4) may run in several forked processes (`SyncOptions.processes`, stores with
+FORK_SAFE) that take whole mailboxes one at a time, largest first (`parallel.py`), so the
+source listing is shared out as well as the writing; a process waits for the others between
+the two steps, so the order above holds; the parent merges their results.
 
 A mailbox- or message-scoped error is recorded in that mailbox's result and the run goes on; at
 the end the first such error is raised again (its class gives the exit code) carrying the
@@ -28,14 +30,14 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 
-from dmf.dsync import apply, shards
+from dmf.dsync import apply
 from dmf.dsync.masks import MailboxSelection
 from dmf.dsync.options import MailboxResult, SyncMode, SyncOptions, SyncResult
 from dmf.dsync.plan import DateWindow, LocalCopy, MailboxPlan, plan_mailbox, unchanged
 from dmf.dsync.report import SilentReporter, SyncReporter
 from dmf.dsync.state import MailboxState, SyncState, decode_state, encode_state
 from dmf.dsync.tree import INBOX, TreePlan, plan_tree
-from dmf.errors import DmfError, NotPossibleError, Scope
+from dmf.errors import DmfError, NotPossibleError, Scope, TemporaryError
 from dmf.mail.model import MailboxMeta, MessageMeta
 from dmf.mail.storage import Capability, Mailbox, Storage
 
@@ -49,17 +51,23 @@ class _MailboxWork:
     result: MailboxResult
     source_box: Mailbox | None = None
     dest_box: Mailbox | None = None
+    dest_messages: list[MessageMeta] | None = None  # listed: the mailbox is to be synced
     source_count: int | None = None
     plan: MailboxPlan | None = None
     failed: bool = False
 
 
-@dataclass(slots=True)
-class _GroupOutcome:
-    """What a child process hands back after both steps over its group of mailboxes."""
+# A run that may touch fewer messages than this stays in one process: forking and the replies
+# cost a few ms, about what listing and copying a few hundred small messages take.
+MIN_PARALLEL_MESSAGES = 500
 
-    results: list[MailboxResult]
-    failed: list[bool]
+
+@dataclass(slots=True)
+class _ShareOutcome:
+    """What a child process hands back after both steps over the mailboxes it took: per
+    mailbox its result, whether it failed and its source's message count."""
+
+    works: list[tuple[MailboxResult, bool, int | None]]
     errors: list[DmfError]
     perfect: bool
 
@@ -77,6 +85,7 @@ class _Run:
     errors: list[DmfError] = field(default_factory=list)
     warned: set[tuple[str, str]] = field(default_factory=set)
     dest_boxes: dict[str, Mailbox] = field(default_factory=dict)
+    held: dict[str, LocalCopy] = field(default_factory=dict)  # GUID -> a destination copy
     perfect: bool = True
 
     def __post_init__(self) -> None:
@@ -167,12 +176,11 @@ class _Run:
             return
         self.result_for(wanted.name).created = True
 
-    def list_work(self, tree: TreePlan) -> list[_MailboxWork]:
-        """List both sides of every pair that may differ, index every GUID the destination
-        holds, then plan each mailbox against that index."""
+    def open_work(self, tree: TreePlan) -> list[_MailboxWork]:
+        """Open both sides of every pair; list the destination side of those that may differ
+        and index every GUID the destination holds. The source side is listed by whichever
+        process syncs the mailbox."""
         works: list[_MailboxWork] = []
-        held: dict[str, LocalCopy] = {}
-        listed: list[tuple[_MailboxWork, list[MessageMeta], list[MessageMeta]]] = []
         for source_meta, dest_meta in tree.pairs:
             work = _MailboxWork(source_meta, dest_meta, self.result_for(source_meta.name))
             works.append(work)
@@ -181,22 +189,17 @@ class _Run:
                 work.dest_box = self.dest_box(dest_meta.name)
                 if self.can_skip(work):
                     continue
-                source_messages = list(work.source_box.messages())
-                dest_messages = list(work.dest_box.messages())
+                work.dest_messages = list(work.dest_box.messages())
             except DmfError as exc:
                 work.failed = True
                 self.fail(source_meta.name, exc)
                 continue
-            work.source_count = len(source_messages)
-            self.index(held, dest_meta.name, dest_messages)
-            listed.append((work, source_messages, dest_messages))
+            self.index(dest_meta.name, work.dest_messages)
         for doomed in tree.deletes:
             try:
-                self.index(held, doomed.name, self.dest_box(doomed.name).messages())
+                self.index(doomed.name, self.dest_box(doomed.name).messages())
             except DmfError:
                 continue  # only a missed chance of a local copy
-        for work, source_messages, dest_messages in listed:
-            work.plan = self.plan(work, source_messages, dest_messages, held)
         return works
 
     def can_skip(self, work: _MailboxWork) -> bool:
@@ -212,24 +215,32 @@ class _Run:
         assert work.source_box is not None and work.dest_box is not None
         return work.source_box.summary() == work.dest_box.summary()
 
-    @staticmethod
-    def index(held: dict[str, LocalCopy], name: str, messages: Iterable[MessageMeta]) -> None:
+    def index(self, name: str, messages: Iterable[MessageMeta]) -> None:
         for message in messages:
-            held.setdefault(message.guid, LocalCopy(name, message.uid))
+            self.held.setdefault(message.guid, LocalCopy(name, message.uid))
 
-    def plan(self, work: _MailboxWork, source_messages: list[MessageMeta],
-             dest_messages: list[MessageMeta], held: dict[str, LocalCopy]) -> MailboxPlan:
+    def plan(self, work: _MailboxWork) -> MailboxPlan:
+        """List the source side and plan the mailbox against its listed destination side."""
+        assert work.source_box is not None and work.dest_messages is not None
+        source_messages = list(work.source_box.messages())
+        work.source_count = len(source_messages)
         window = DateWindow(self.options.start_date, self.options.end_date)
-        return plan_mailbox(work.source_meta, work.dest_meta, source_messages, dest_messages,
+        return plan_mailbox(work.source_meta, work.dest_meta, source_messages,
+                            work.dest_messages,
                             settable_uids=Capability.SETTABLE_UIDS in self.dest.capabilities,
                             source_settable_uids=(Capability.SETTABLE_UIDS
                                                   in self.source.capabilities),
                             dest_name=work.dest_meta.name, window=window,
-                            held_elsewhere=held)
+                            held_elsewhere=self.held)
 
     def early(self, work: _MailboxWork) -> None:
-        """Saves into free UIDs and flag changes, while every local copy still exists."""
-        assert work.plan is not None and work.source_box and work.dest_box
+        """Plan; then saves into free UIDs and flag changes, while every local copy still
+        exists."""
+        work.plan = self.plan(work)
+        work.dest_messages = None  # planned: the listing is not needed any more
+        if work.plan.empty:
+            return
+        assert work.source_box and work.dest_box
         self.reporter.mailbox_started(work.result.name, len(work.plan.saves))
         if work.plan.reset:
             return
@@ -241,7 +252,9 @@ class _Run:
 
     def late(self, work: _MailboxWork) -> None:
         """Expunges, saves into the UIDs they freed, and the final UID state."""
-        assert work.plan is not None and work.source_box and work.dest_box
+        if work.plan is None or work.plan.empty:
+            return
+        assert work.source_box and work.dest_box
         apply.expunge_messages(work.plan.expunges, work.dest_box, work.result)
         if work.plan.reset:
             apply.set_uid_state(work.plan.uid_state, work.dest_box)
@@ -256,17 +269,14 @@ class _Run:
                                 work.source_box)
 
     def sync_messages(self, works: list[_MailboxWork]) -> None:
-        todo = [work for work in works
-                if work.plan is not None and not work.failed and not work.plan.empty]
-        groups = self.groups(todo)
-        grouped = {id(work) for group in groups for work in group} if len(groups) > 1 else ()
-        alone = [work for work in todo if id(work) not in grouped]
-        for step in (self.early, self.late):
-            for work in alone:
-                if not work.failed:
-                    self.run_step(step, work)
-        if grouped:
-            self.run_in_processes(groups)
+        todo = [work for work in works if work.dest_messages is not None and not work.failed]
+        if self.in_processes(todo):
+            self.run_in_processes(sorted(todo, key=lambda work: -work.source_meta.uidnext))
+        else:
+            for step in (self.early, self.late):
+                for work in todo:
+                    if not work.failed:
+                        self.run_step(step, work)
         for result in self.results.values():
             self.reporter.mailbox_done(result)
 
@@ -279,58 +289,64 @@ class _Run:
 
     # -- the same steps in several processes ---------------------------------------------
 
-    def groups(self, todo: list[_MailboxWork]) -> list[list[_MailboxWork]]:
-        """`todo` split for `options.processes` processes; one group when the stores cannot
-        be shared by forked processes or the work is too small to be worth it. Mailboxes with
-        nothing to write (only a UID state to set) are in no group."""
-        if self.options.processes < 2 or not self.both(Capability.FORK_SAFE):
-            return [todo]
-        costs = []
-        for work in todo:
-            assert work.plan is not None
-            plan = work.plan
-            changes = len(plan.saves) + len(plan.flag_changes) + len(plan.expunges)
-            costs.append(shards.cost(changes, sum(save.meta.size for save in plan.saves)))
-        return [[todo[index] for index in group]
-                for group in shards.shard(costs, self.options.processes)]
+    def in_processes(self, todo: list[_MailboxWork]) -> bool:
+        """Worth forking for: two mailboxes or more, on stores that forked processes may
+        share, holding enough messages (UIDNEXT stands in for a count not yet listed)."""
+        return (self.options.processes > 1 and len(todo) > 1
+                and self.both(Capability.FORK_SAFE)
+                and sum(work.source_meta.uidnext - 1 for work in todo) >= MIN_PARALLEL_MESSAGES)
 
-    def sync_group(self, works: list[_MailboxWork], reporter: SyncReporter,
-                   barrier: Callable[[], None]) -> _GroupOutcome:
-        """Runs in a child process: both steps over `works`, the barrier between them (no
-        expunge anywhere before every early save is done); what the parent needs back."""
+    def sync_share(self, take: Callable[[], _MailboxWork | None], reporter: SyncReporter,
+                   barrier: Callable[[], None]) -> _ShareOutcome:
+        """Runs in a child process: the early step over each mailbox it takes, the barrier
+        (no expunge anywhere before every early save is done), the late step over the same
+        mailboxes; what the parent needs back."""
         self.reporter = reporter
         known = len(self.errors)
-        for work in works:
+        mine = []
+        while (work := take()) is not None:
+            mine.append(work)
             self.run_step(self.early, work)
         barrier()
-        for work in works:
+        for work in mine:
             if not work.failed:
                 self.run_step(self.late, work)
-        return _GroupOutcome([work.result for work in works], [work.failed for work in works],
+        return _ShareOutcome([(work.result, work.failed, work.source_count) for work in mine],
                              self.errors[known:], self.perfect)
 
-    def run_in_processes(self, groups: list[list[_MailboxWork]]) -> None:
+    def run_in_processes(self, todo: list[_MailboxWork]) -> None:
         from dmf.dsync.parallel import run_forked  # multiprocessing only when it is used
 
-        outcomes = run_forked(groups, self.sync_group, self.reporter)
-        self.forget([work for group in groups for work in group])
+        shares = run_forked(todo, min(self.options.processes, len(todo)), self.sync_share,
+                            self.reporter)
+        self.forget(todo)
         raised: BaseException | None = None
-        for group, outcome in zip(groups, outcomes, strict=True):
-            if isinstance(outcome, _GroupOutcome):
-                for work, result, failed in zip(group, outcome.results, outcome.failed,
-                                                strict=True):
+        lost: DmfError | None = None
+        for share in shares:
+            outcome = share.outcome
+            if isinstance(outcome, _ShareOutcome):
+                for work, (result, failed, count) in zip(share.items, outcome.works,
+                                                         strict=True):
                     work.result = self.results[result.name] = result
-                    work.failed = failed
+                    work.failed, work.source_count = failed, count
                 self.errors.extend(outcome.errors)
                 self.perfect = self.perfect and outcome.perfect
             elif isinstance(outcome, DmfError) and outcome.scope is not Scope.STORE:
-                for work in group:  # a lost process: which of its mailboxes got done is unknown
+                lost = lost or outcome
+                for work in share.items:  # which of them got done is unknown
                     work.failed = True
                     self.fail(work.result.name, outcome)
             elif raised is None:
-                raised = outcome
+                raised = outcome  # type: ignore[assignment]
         if raised is not None:
             raise raised
+        taken = {id(work) for share in shares for work in share.items}
+        for work in todo:
+            if id(work) not in taken:  # every process ended before it
+                work.failed = True
+                self.fail(work.result.name, lost or TemporaryError(
+                    "no sync process was left to sync this mailbox; run again",
+                    scope=Scope.MAILBOX))
 
     def forget(self, works: list[_MailboxWork]) -> None:
         """Children wrote these mailboxes: the parent's copies are stale, and not used again."""
@@ -382,7 +398,7 @@ class _Run:
         tree = self.settle_tree()
         works: list[_MailboxWork] = []
         try:
-            works = self.list_work(tree)
+            works = self.open_work(tree)
             self.sync_messages(works)
         finally:
             self.close(works)

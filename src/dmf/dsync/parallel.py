@@ -1,12 +1,14 @@
-"""Runs the message steps of a sync over groups of mailboxes in forked processes, a group each.
+"""Runs the message steps of a sync in forked processes that share out the mailboxes.
 
-Why processes: a local copy spends about as long in Python as in the kernel, and one
-interpreter keeps one core busy. Children are forked after planning, so they inherit the plans
-and the open stores without any pickling; what comes back is small: the group's outcome (or
-the exception that ended it) and the reporter's calls, replayed in the parent so that progress
-bar, -v and -D lines come out of one process in a sensible order. A child may wait at a
-barrier until every other child has reached it (or ended): the engine's early and late steps
-keep their order across processes that way.
+Why processes: listing and copying spend about as long in Python as in the kernel, and one
+interpreter keeps one core busy. The children inherit the list of work items and the open
+stores by the fork, without any pickling, and take the items one at a time from the parent in
+its order (largest first), so a process that finished early takes the next one: no estimate of
+the work has to be right in advance. What comes back is small: each child's outcome (or the
+exception that ended it) and the reporter's calls, replayed in the parent so that progress bar,
+-v and -D lines come out of one process in a sensible order. A child may wait at a barrier until
+every other child has reached it (or ended): the engine's early and late steps keep their order
+across processes that way.
 
 A child that ends without an outcome (killed, out of memory) is reported as a TemporaryError:
 what it committed is on disk the store's crash-safe way, and a re-run finishes the rest.
@@ -22,15 +24,16 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, Pipe, wait
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from dmf.dsync.options import MailboxResult
 from dmf.dsync.report import SyncReporter
 from dmf.errors import DmfError, Scope, TemporaryError
 from dmf.parent_death import die_with_parent
 
-G = TypeVar("G")
+T = TypeVar("T")
 R = TypeVar("R")
 
 # A child sends its reporter calls in batches: per message would cost a pickle and a write
@@ -82,14 +85,29 @@ def _sendable(exc: BaseException) -> BaseException:
 
 
 Barrier = Callable[[], None]
+Work = Callable[[Callable[[], "T | None"], SyncReporter, Barrier], R]
 
 
-def _child(parent: int, group: G, work: Callable[[G, SyncReporter, Barrier], R],
+@dataclass
+class Share(Generic[T, R]):
+    """What one child did: the items it took, in order, and its outcome (or the exception
+    that ended it, or a TemporaryError if it was lost)."""
+
+    items: list[T] = field(default_factory=list)
+    outcome: R | BaseException | None = None
+
+
+def _child(parent: int, items: Sequence[T], work: Work[T, R],
            connection: Connection) -> NoReturn:
     code = 0
     try:
         die_with_parent(parent)
         reporter = _ForwardingReporter(connection)
+
+        def take() -> T | None:
+            connection.send(("take", None))
+            _, index = connection.recv()
+            return None if index is None else items[index]
 
         def barrier() -> None:
             reporter.flush()
@@ -98,7 +116,7 @@ def _child(parent: int, group: G, work: Callable[[G, SyncReporter, Barrier], R],
 
         outcome: object
         try:
-            outcome = work(group, reporter, barrier)
+            outcome = work(take, reporter, barrier)
         except BaseException as exc:  # noqa: BLE001 - it goes to the parent, which raises it
             if not isinstance(exc, DmfError):  # a bug: -D shows where it happened
                 exc.add_note("in a sync process:\n" + "".join(traceback.format_exception(exc)))
@@ -120,18 +138,19 @@ def _lost(status: int) -> TemporaryError:
                           "run again", scope=Scope.MAILBOX)
 
 
-def run_forked(groups: Sequence[G], work: Callable[[G, SyncReporter, Barrier], R],
-               reporter: SyncReporter) -> list[R | BaseException]:
-    """`work(group, reporter, barrier)` for each group in a child of its own, all at once; per
-    group its return value, or the exception it raised, or a TemporaryError if the child was
-    lost. `barrier()` returns once every child still running has called it."""
+def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
+               reporter: SyncReporter) -> list[Share[T, R]]:
+    """`work(take, reporter, barrier)` in `processes` children at once; `take()` hands out
+    `items` in order, each to one child, then None. `barrier()` returns once every child still
+    running has called it. Items no child took (all ended early) are in no share."""
     sys.stdout.flush()
     sys.stderr.flush()
     parent = os.getpid()
-    children: dict[Connection, tuple[int, int]] = {}  # our end -> (group index, pid)
-    outcomes: dict[int, R | BaseException] = {}
+    children: dict[Connection, tuple[Share[T, R], int]] = {}  # our end -> (its share, pid)
+    queue = iter(range(len(items)))
+    finished: set[Connection] = set()
     try:
-        for index, group in enumerate(groups):
+        for _ in range(processes):
             ours, theirs = Pipe()
             try:
                 pid = os.fork()
@@ -139,9 +158,9 @@ def run_forked(groups: Sequence[G], work: Callable[[G, SyncReporter, Barrier], R
                 raise TemporaryError(f"cannot start a sync process: {exc.strerror}") from None
             if pid == 0:
                 ours.close()
-                _child(parent, group, work, theirs)
+                _child(parent, items, work, theirs)
             theirs.close()  # else later children inherit it and a lost child never reads EOF
-            children[ours] = (index, pid)
+            children[ours] = (Share(), pid)
         pending = list(children)
         at_barrier: list[Connection] = []
         while pending:
@@ -152,26 +171,33 @@ def run_forked(groups: Sequence[G], work: Callable[[G, SyncReporter, Barrier], R
                 except EOFError:
                     pending.remove(connection)
                     continue
+                share = children[connection][0]
                 if kind == "events":
                     for name, *args in payload:
                         if name in _REPLAYED:
                             getattr(reporter, name)(*args)
+                elif kind == "take":
+                    index = next(queue, None)
+                    if index is not None:
+                        share.items.append(items[index])
+                    connection.send(("item", index))
                 elif kind == "barrier":
                     at_barrier.append(connection)
                 else:
-                    outcomes[children[connection][0]] = payload
+                    share.outcome = payload
+                    finished.add(connection)
             if at_barrier and len(at_barrier) == len(pending):
                 for connection in at_barrier:
                     connection.send(("go", None))
                 at_barrier.clear()
     except BaseException:
-        for _index, pid in children.values():
+        for _share, pid in children.values():
             os.kill(pid, signal.SIGTERM)
         raise
     finally:
-        for connection, (index, pid) in children.items():
+        for connection, (share, pid) in children.items():
             _, status = os.waitpid(pid, 0)
             connection.close()
-            if index not in outcomes:
-                outcomes[index] = _lost(status)
-    return [outcomes[index] for index in range(len(groups))]
+            if connection not in finished:
+                share.outcome = _lost(status)
+    return [share for share, _pid in children.values()]
