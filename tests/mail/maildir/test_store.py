@@ -273,3 +273,19 @@ def test_file_name_sizes_are_the_bytes_written_whatever_the_metadata_claims(
     assert ",S=4" in name and (",W=" not in name or ",W=5" in name)
     [stored] = storage_at(tmp_path / "m").mailbox("INBOX").messages()
     assert stored.size == 4
+
+
+def test_setting_the_uid_state_it_already_has_leaves_the_uidlist_alone(tmp_path: Path) -> None:
+    box = storage_at(tmp_path / "m", create=True).mailbox("INBOX")
+    box.save(MessageMeta(7, "g7"), bytes_body(b"seven\n"))
+    box.commit()
+    uidlist = tmp_path / "m" / "dovecot-uidlist"
+    before = uidlist.stat()
+    box.set_uid_state(box.meta.uidvalidity, 8)
+    box.commit()
+    after = uidlist.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    box.set_uid_state(box.meta.uidvalidity, 9)
+    box.commit()
+    assert uidlist.stat().st_ino != before.st_ino
+    assert storage_at(tmp_path / "m").mailbox("INBOX").meta.uidnext == 9

@@ -435,6 +435,8 @@ class MaildirMailbox:
             raise NotPossibleError(f"mailbox {self._name}: cannot set UIDVALIDITY {uidvalidity} "
                                    f"UIDNEXT {uidnext} (highest UID is {highest})",
                                    scope=Scope.MAILBOX)
+        if (current.uidvalidity, current.nextuid) == (uidvalidity, uidnext):
+            return  # already so: no uidlist rewrite, with its five syncs, for nothing
         current.uidvalidity = uidvalidity
         current.nextuid = uidnext
         self._batch.uid_state = True
