@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import hashlib
 import os
 import time
 from collections.abc import Hashable, Iterable, Iterator
@@ -179,6 +178,10 @@ class MaildirMailbox:
         return computed
 
     def _summary(self) -> tuple[int, str]:
+        # imported here: hashlib loads OpenSSL (3 ms of start-up), and only summaries and
+        # read-only sources need it, never a first backup
+        import hashlib
+
         current = self._load()
         names = self._keyword_names()
         flag_text: dict[str, str] = {}
@@ -318,6 +321,8 @@ class MaildirMailbox:
         if persisted:
             guid, uidvalidity = new_guid(), self._storage.new_uidvalidity()
         else:
+            import hashlib  # see _summary
+
             guid = hashlib.md5(os.fsencode(self.mail_dir.resolve()),
                                usedforsecurity=False).hexdigest()
             uidvalidity = max(1, int(self.mail_dir.stat().st_mtime) & 0xFFFFFFFF)
