@@ -74,6 +74,15 @@ def test_two_processes_write_what_one_writes_and_report_every_message(source: Pa
     assert again.returncode == 0 and "Done: 5 mailboxes, 0 messages saved" in again.stderr
 
 
+def test_a_small_run_stays_in_one_process(open_tmp: Path) -> None:
+    small, dest = open_tmp / "small", open_tmp / "dest"
+    write_sample_maildir(small, messages=200)  # under the 500 a fork is worth
+    done = run_dmf(*backup_argv(small, dest, 4))
+    assert done.returncode == 0, done.stderr
+    assert tree_view(dest) == tree_view(small)
+    assert len(writers(dest)) == 1
+
+
 def test_a_lost_process_fails_its_mailboxes_with_75_and_a_rerun_finishes(
         source: Path, open_tmp: Path) -> None:
     dest = open_tmp / "dest"
