@@ -132,6 +132,10 @@ def bench_size(messages: int, rounds: int, workdir: Path, make_corpus: Path,
     for tool, timings in samples.items():
         print(f"{tool + ' full runs':24}" + " ".join(f"{t.seconds:7.3f}" for t in timings)
               + "   (CPU " + " ".join(f"{t.cpu_seconds:.2f}" for t in timings) + ")")
+    for peer in ("cp -a", "doveadm"):  # a round's runs are seconds apart: its ratio is fair
+        print(f"{'dmf / ' + peer + ' by round':24}" + " ".join(
+            f"{ours.seconds / theirs.seconds:7.3f}"
+            for ours, theirs in zip(samples["dmf"], samples[peer], strict=True)))
     print(f"{'median seconds:':24}")
     for label, timed in (("cp -a", copy), ("dmf backup (full)", ours_full),
                          ("doveadm backup (full)", theirs_full),
