@@ -109,12 +109,16 @@ def test_kill_9_at_several_points_then_rerun(tmp_path: Path) -> None:
     assert storage_at(dest).subscriptions() == storage_at(tmp_path / "src").subscriptions()
 
 
-def test_an_interrupted_commit_is_finished_at_the_next_open(tmp_path: Path) -> None:
-    storage = open_storage(f"maildir:{tmp_path}/m", user="u", home=None, create=True)
-    box = storage.mailbox("INBOX")
+def one_committed_message(root: Path) -> bytes:
+    """A mailbox holding one message, UID 1; its uidlist as committed."""
+    box = open_storage(f"maildir:{root}", user="u", home=None, create=True).mailbox("INBOX")
     box.save(MessageMeta(0, "first"), Body(open=lambda: io.BytesIO(b"first\n")))
     box.commit()
-    committed = (tmp_path / "m/dovecot-uidlist").read_bytes()
+    return (root / "dovecot-uidlist").read_bytes()
+
+
+def test_an_interrupted_commit_is_finished_at_the_next_open(tmp_path: Path) -> None:
+    committed = one_committed_message(tmp_path / "m")
     # the state a commit leaves when killed after writing the pending uidlist and moving one
     # of its two new bodies: one in cur/, one still in tmp/
     moved, waiting = filenames.new_base(6, None), filenames.new_base(7, None)
@@ -131,11 +135,7 @@ def test_an_interrupted_commit_is_finished_at_the_next_open(tmp_path: Path) -> N
 
 def test_a_pending_record_whose_unnamed_body_died_is_dropped_and_saved_again(
         tmp_path: Path) -> None:
-    storage = open_storage(f"maildir:{tmp_path}/m", user="u", home=None, create=True)
-    box = storage.mailbox("INBOX")
-    box.save(MessageMeta(0, "first"), Body(open=lambda: io.BytesIO(b"first\n")))
-    box.commit()
-    committed = (tmp_path / "m/dovecot-uidlist").read_bytes()
+    committed = one_committed_message(tmp_path / "m")
     # killed after writing the pending uidlist and linking one of its two unnamed bodies: the
     # other body went with the process
     linked, lost = filenames.new_base(7, None), filenames.new_base(5, None)

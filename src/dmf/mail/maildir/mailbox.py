@@ -116,8 +116,6 @@ class MaildirMailbox:
         flag_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         records = current.records
         files = self._files
-        staged = self._batch.saves
-        directory = self._dir
         for uid in sorted(files):
             found = files[uid]
             base, _, info = found.name.partition(":")
@@ -125,9 +123,8 @@ class MaildirMailbox:
             flag_sets = flag_cache.get(letters)
             if flag_sets is None:
                 flag_sets = flag_cache[letters] = filenames.flag_sets(letters, names)
-            try:  # the path inline: a call per message is a tenth of a 20,000-message listing
-                status = os.stat(self._path(uid) if uid in staged
-                                 else f"{directory}/{found.subdir}/{found.name}")
+            try:
+                status = os.stat(self._path(uid, verify=False))
             except FileNotFoundError:
                 status = self._refind(found)
             size, vsize = filenames.sizes(base) if "," in base else (None, None)
