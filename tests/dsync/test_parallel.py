@@ -138,3 +138,22 @@ def test_a_child_that_ended_does_not_hold_the_others_at_the_barrier() -> None:
     assert isinstance(outcomes["fails"], TemporaryError)
     assert [share.outcome for share in shares if share.items[0] == "waits"] == \
         ["passed", "passed"]
+
+
+def test_an_outcome_larger_than_a_pipe_holds_arrives_whole() -> None:
+    """A run over many mailboxes sends back results far beyond the pipe's 64 KiB buffer: the
+    parent reads while the child writes, and nothing is cut or mixed between children."""
+    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> bytes:
+        taken = []
+        while (item := take()) is not None:
+            assert isinstance(item, int)
+            taken.append(item)
+            reporter.message_saved(f"box{item}", item)
+        return bytes([taken[0] % 256]) * (3 << 20) if taken else b""
+
+    recorder = Recorder()
+    shares = run_forked(list(range(40)), 3, work, recorder)
+    for share in shares:
+        if share.items:
+            assert share.outcome == bytes([share.items[0] % 256]) * (3 << 20)
+    assert sorted(call[2] for call in recorder.calls) == list(range(40))

@@ -315,7 +315,7 @@ class _Run:
                              self.errors[known:], self.perfect)
 
     def run_in_processes(self, todo: list[_MailboxWork]) -> None:
-        from dmf.dsync.parallel import run_forked  # multiprocessing only when it is used
+        from dmf.dsync.parallel import run_forked  # only a run that forks needs it
 
         shares = run_forked(todo, min(self.options.processes, len(todo)), self.sync_share,
                             self.reporter)

@@ -17,15 +17,17 @@ Children get SIGTERM when the parent dies, so a killed dmf leaves no writer behi
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
+import select
 import signal
+import struct
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any, Generic, NoReturn, TypeVar
 
 from dmf.dsync.options import MailboxResult
@@ -41,12 +43,56 @@ R = TypeVar("R")
 FLUSH_EVENTS = 256
 FLUSH_SECONDS = 0.2
 _REPLAYED = frozenset({"mailbox_started", "message_saved", "mailbox_done", "warn"})
+_LENGTH = struct.Struct("!I")
+
+
+class Channel:
+    """One side of the link between the parent and a child: a pipe each way carrying pickled
+    messages, each behind its length. Plain pipes rather than multiprocessing's Connection,
+    whose import (tempfile, socket, the whole multiprocessing package) cost 15-20 ms of every
+    parallel run's start-up."""
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+
+    def send(self, message: object) -> None:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        view = memoryview(_LENGTH.pack(len(data)) + data)
+        while view:
+            view = view[os.write(self.write_fd, view):]
+
+    def recv(self) -> Any:
+        """The next message; EOFError once the other side is gone."""
+        (length,) = _LENGTH.unpack(self._read(_LENGTH.size))
+        return pickle.loads(self._read(length))
+
+    def _read(self, size: int) -> bytes:
+        chunks = []
+        while size:
+            chunk = os.read(self.read_fd, size)
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        os.close(self.read_fd)
+        os.close(self.write_fd)
+
+
+def _channels() -> tuple[Channel, Channel]:
+    """(the parent's side, the child's side) of a new link."""
+    to_parent_read, to_parent_write = os.pipe()
+    to_child_read, to_child_write = os.pipe()
+    return Channel(to_parent_read, to_child_write), Channel(to_child_read, to_parent_write)
 
 
 class _ForwardingReporter:
     """A child's reporter: its calls travel to the parent's reporter."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Channel) -> None:
         self._connection = connection
         self._events: list[tuple[Any, ...]] = []
         self._sent = time.monotonic()
@@ -98,7 +144,7 @@ class Share(Generic[T, R]):
 
 
 def _child(parent: int, items: Sequence[T], work: Work[T, R],
-           connection: Connection) -> NoReturn:
+           connection: Channel) -> NoReturn:
     code = 0
     try:
         die_with_parent(parent)
@@ -146,32 +192,42 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
     sys.stdout.flush()
     sys.stderr.flush()
     parent = os.getpid()
-    children: dict[Connection, tuple[Share[T, R], int]] = {}  # our end -> (its share, pid)
+    children: dict[int, tuple[Channel, Share[T, R], int]] = {}  # read fd -> (link, share, pid)
     queue = iter(range(len(items)))
-    finished: set[Connection] = set()
+    finished: set[int] = set()
+    # The children inherit the parent's objects: frozen, their collections never visit (and
+    # so never copy) the pages those live on.
+    gc.freeze()
     try:
         for _ in range(processes):
-            ours, theirs = Pipe()
+            ours, theirs = _channels()
             try:
                 pid = os.fork()
             except OSError as exc:  # the ones started are stopped below; a re-run finishes
+                ours.close()
+                theirs.close()
                 raise TemporaryError(f"cannot start a sync process: {exc.strerror}") from None
             if pid == 0:
+                for link, _share, _pid in children.values():  # the other children's links
+                    link.close()
                 ours.close()
                 _child(parent, items, work, theirs)
-            theirs.close()  # else later children inherit it and a lost child never reads EOF
-            children[ours] = (Share(), pid)
-        pending = list(children)
-        at_barrier: list[Connection] = []
+            theirs.close()  # else a lost child's pipe never reads EOF
+            children[ours.read_fd] = (ours, Share(), pid)
+        poller = select.poll()
+        for fd in children:
+            poller.register(fd, select.POLLIN)
+        pending = len(children)
+        at_barrier: list[Channel] = []
         while pending:
-            for ready in wait(pending):
-                connection: Connection = ready  # type: ignore[assignment]
+            for fd, _events in poller.poll():
+                connection, share, _pid = children[fd]
                 try:
                     kind, payload = connection.recv()
                 except EOFError:
-                    pending.remove(connection)
+                    poller.unregister(fd)
+                    pending -= 1
                     continue
-                share = children[connection][0]
                 if kind == "events":
                     for name, *args in payload:
                         if name in _REPLAYED:
@@ -185,19 +241,20 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
                     at_barrier.append(connection)
                 else:
                     share.outcome = payload
-                    finished.add(connection)
-            if at_barrier and len(at_barrier) == len(pending):
+                    finished.add(fd)
+            if at_barrier and len(at_barrier) == pending:
                 for connection in at_barrier:
                     connection.send(("go", None))
                 at_barrier.clear()
     except BaseException:
-        for _share, pid in children.values():
+        for _link, _share, pid in children.values():
             os.kill(pid, signal.SIGTERM)
         raise
     finally:
-        for connection, (share, pid) in children.items():
+        gc.unfreeze()
+        for fd, (connection, share, pid) in children.items():
             _, status = os.waitpid(pid, 0)
             connection.close()
-            if connection not in finished:
+            if fd not in finished:
                 share.outcome = _lost(status)
-    return [share for share, _pid in children.values()]
+    return [share for _link, share, _pid in children.values()]
