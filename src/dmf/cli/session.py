@@ -7,17 +7,20 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from dmf.cli.context import GlobalOptions
-from dmf.cli.formatters import Printer
 from dmf.cli.mail_user import MailUser, lookup_user, user_names
 from dmf.cli.run import report
 from dmf.errors import EXIT_OK, ConfigError, UnknownUserError
 from dmf.mail.settings import MailSettings, load_settings
 from dmf.mail.storage import Storage
 from dmf.mail.userdb import UserdbChain, userdb_from_settings
+
+if TYPE_CHECKING:  # the printers are imported by the commands that print
+    from dmf.cli.formatters import Printer
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,6 @@ from dmf.cli.session import (
 from dmf.dsync.brain import sync_user
 from dmf.dsync.dates import parse_date
 from dmf.dsync.options import SyncMode, SyncOptions
-from dmf.dsync.state import decode_state
 from dmf.errors import EXIT_OK, ConfigError, UsageError
 from dmf.mail.settings import MailSettings
 from dmf.mail.storage import Storage
@@ -63,6 +62,8 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
     if namespaces and all_namespaces:
         raise UsageError("backup: -n and -N are mutually exclusive")
     if state:
+        from dmf.dsync.state import decode_state  # its codec only for a run that has one
+
         decode_state(state)  # a garbage state fails here, before a destination is created
     start = parse_date(start_date) if start_date is not None else None
     end = parse_date(end_date) if end_date is not None else None

@@ -29,17 +29,20 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dmf.dsync import apply
 from dmf.dsync.masks import MailboxSelection
 from dmf.dsync.options import MailboxResult, SyncMode, SyncOptions, SyncResult
 from dmf.dsync.plan import DateWindow, LocalCopy, MailboxPlan, plan_mailbox, unchanged
 from dmf.dsync.report import SilentReporter, SyncReporter
-from dmf.dsync.state import MailboxState, SyncState, decode_state, encode_state
 from dmf.dsync.tree import INBOX, TreePlan, plan_tree
 from dmf.errors import DmfError, NotPossibleError, Scope, TemporaryError
 from dmf.mail.model import MailboxMeta, MessageMeta
 from dmf.mail.storage import Capability, Mailbox, Storage
+
+if TYPE_CHECKING:  # the -s state's codec is imported only by a run that has one
+    from dmf.dsync.state import SyncState
 
 
 @dataclass
@@ -375,6 +378,8 @@ class _Run:
             self.reporter.mailbox_done(result)
 
     def new_state(self, works: list[_MailboxWork]) -> str:
+        from dmf.dsync.state import MailboxState, SyncState, encode_state
+
         known = self.previous.by_guid() if self.previous else {}
         states = []
         for work in works:
@@ -426,7 +431,11 @@ def sync_user(source: Storage, dest: Storage, options: SyncOptions,
     started = time.monotonic()
     if options.mode is not SyncMode.BACKUP:
         raise NotPossibleError(f"{options.mode.value}: only one-way backup is implemented")
-    previous = decode_state(options.state) if options.state is not None else None
+    previous = None
+    if options.state is not None:
+        from dmf.dsync.state import decode_state
+
+        previous = decode_state(options.state)
     run = _Run(source, dest, options, reporter or SilentReporter(), previous)
     with _lock(dest, options):
         result = run.run()
