@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class GlobalOptions:
+class GlobalOptions(NamedTuple):
     debug: bool = False  # -D
     verbose: bool = False  # -v
     settings: tuple[tuple[str, str], ...] = ()  # -o key=value, in order given

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import click
 
@@ -165,8 +166,7 @@ def header_values(header: bytes, name: str) -> list[str]:
     return [b"\n".join(lines).decode("utf-8", "replace") for lines in values]
 
 
-@dataclass(frozen=True, slots=True)
-class FetchSubject:
+class FetchSubject(NamedTuple):
     user: str
     mailbox: Mailbox
     display: str

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol, TextIO
+from typing import NamedTuple, Protocol, TextIO
 
 FORMATTERS = ("tab", "flow", "json", "table", "pager")
 DEFAULT_COLUMNS = 80  # table width when stdout is not a terminal
@@ -18,8 +17,7 @@ MIN_COLUMNS = 30
 TABLE_BUFFER_ROWS = 100  # the table formatter sizes its columns from this many rows
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(NamedTuple):
     key: str  # json's member name, and the title unless `title` says otherwise
     hide_title: bool = False  # flow, pager and table omit the title (e.g. the mailbox name)
     title: str = ""  # e.g. doveadm's user column: key "username", title "Username"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import pwd
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from dmf.errors import ConfigError, NotPossibleError, UnknownUserError, UsageError
 from dmf.mail.durability import Durability
@@ -20,15 +21,14 @@ from dmf.mail.userdb import UserdbChain, expand_variables, resolve_gid, resolve_
 REMOTE_PREFIXES = ("remote:", "remoteprefix:", "tcp:", "tcps:")
 
 
-@dataclass(frozen=True, slots=True)
-class MailUser:
+class MailUser(NamedTuple):
     """One user's mail context: what open_storage and the owner of new files need."""
 
     name: str
     home: str | None
     location: str | None  # the userdb's `mail`, else the mail_location setting
     owner: tuple[int, int] | None  # uid/gid new mail files get when run as root
-    fields: Mapping[str, str] = field(default_factory=dict)  # the userdb answer, if any
+    fields: Mapping[str, str] = MappingProxyType({})  # the userdb answer, if any
     durability: Durability = Durability.OPTIMIZED  # the mail_fsync setting
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import NamedTuple, ParamSpec, TypeVar
 
 import click
 
@@ -57,8 +56,7 @@ def parse_status_fields(text: str, *, total: bool) -> tuple[str, ...]:
     return tuple(field for field in STATUS_FIELDS if field in wanted)
 
 
-@dataclass(frozen=True, slots=True)
-class MailboxStatus:
+class MailboxStatus(NamedTuple):
     meta: MailboxMeta
     messages: int = 0
     recent: int = 0

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
@@ -23,8 +22,7 @@ if TYPE_CHECKING:  # the printers are imported by the commands that print
     from dmf.cli.formatters import Printer
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(NamedTuple):
     options: GlobalOptions
     settings: MailSettings
     userdb: UserdbChain

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import click
 
@@ -39,8 +39,7 @@ _GUID = re.compile(r"[0-9a-fA-F]{32}")
 MAX_SYNC_PROCESSES = 4
 
 
-@dataclass(frozen=True, slots=True)
-class BackupRequest:
+class BackupRequest(NamedTuple):
     """The command line of one `dmf backup`, before any user is looked up."""
 
     reverse: bool
@@ -94,8 +93,7 @@ def sync_processes(settings: MailSettings) -> int:
 
 def _localize(options: SyncOptions, storage: Storage) -> SyncOptions:
     """Mailbox names given on the command line use the store's separator; dmf uses "/"."""
-    return replace(
-        options,
+    return options._replace(
         mailbox=internal_name(options.mailbox, storage) if options.mailbox else None,
         excludes=tuple(internal_name(mask, storage) for mask in options.excludes))
 
@@ -171,8 +169,8 @@ def backup(ctx: click.Context, user: str | None, all_users: bool, users_file: st
         excludes=excludes, start_date=start_date, end_date=end_date, io_timeout=io_timeout,
         state=state, use_replica=use_replica, destination=destination)
     session = start(ctx)
-    request = replace(request, options=replace(request.options,
-                                               processes=sync_processes(session.settings)))
+    request = request._replace(options=request.options._replace(
+        processes=sync_processes(session.settings)))
 
     def run(mail_user: MailUser) -> int:
         if session.options.debug:

@@ -7,7 +7,7 @@ doveadm's exclude masks do. A mailbox outside the selection is never touched on 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dmf.dsync.options import SyncOptions
 
@@ -18,8 +18,7 @@ def mask_pattern(mask: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class MailboxSelection:
+class MailboxSelection(NamedTuple):
     """The `-m` / `-g` / `-x` filter of one run, applied by name and GUID."""
 
     name: str | None = None

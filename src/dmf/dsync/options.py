@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from dmf.errors import EXIT_NOT_PERFECT, EXIT_OK
 
@@ -15,8 +16,7 @@ class SyncMode(enum.Enum):
     ONE_WAY_MERGE = "sync-1"  # sync -1: one-way, destination changes merged, nothing deleted
 
 
-@dataclass(frozen=True, slots=True)
-class SyncOptions:
+class SyncOptions(NamedTuple):
     mode: SyncMode = SyncMode.BACKUP
     full: bool = False  # -f: scan every message of every mailbox
     mailbox: str | None = None  # -m, "/"-separated

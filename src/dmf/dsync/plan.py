@@ -28,28 +28,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dmf.mail.model import MailboxChange, MailboxMeta, MessageMeta
 
 
-@dataclass(frozen=True, slots=True)
-class LocalCopy:
+class LocalCopy(NamedTuple):
     """A destination message with the wanted GUID: (destination mailbox name, UID)."""
 
     mailbox: str
     uid: int
 
 
-@dataclass(frozen=True, slots=True)
-class Save:
+class Save(NamedTuple):
     meta: MessageMeta  # the source's message; meta.uid is the UID wanted
     local: LocalCopy | None = None
     after_expunge: bool = False  # its UID is freed by this plan's expunges
 
 
-@dataclass(frozen=True, slots=True)
-class DateWindow:
+class DateWindow(NamedTuple):
     start: int | None = None  # -t: internal date at or after
     end: int | None = None  # -e: internal date at or before
 
@@ -58,8 +55,10 @@ class DateWindow:
                 and (self.end is None or message.internal_date <= self.end))
 
 
-@dataclass(frozen=True, slots=True)
-class MailboxPlan:
+EVERY_DATE = DateWindow()
+
+
+class MailboxPlan(NamedTuple):
     saves: tuple[Save, ...] = ()
     expunges: tuple[int, ...] = ()
     flag_changes: tuple[MailboxChange, ...] = ()
@@ -90,7 +89,7 @@ def plan_mailbox(source_meta: MailboxMeta, dest_meta: MailboxMeta,
                  source_messages: Iterable[MessageMeta], dest_messages: Iterable[MessageMeta],
                  *, settable_uids: bool, source_settable_uids: bool = False,
                  dest_name: str | None = None,
-                 window: DateWindow = DateWindow(),
+                 window: DateWindow = EVERY_DATE,
                  held_elsewhere: Mapping[str, LocalCopy] | None = None) -> MailboxPlan:
     """The actions that make one destination mailbox equal to its source (module docstring).
 

@@ -16,7 +16,7 @@ import base64
 import binascii
 import struct
 import zlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dmf.errors import UsageError
 
@@ -26,8 +26,7 @@ _MAILBOX = struct.Struct("<16sIIQQI")
 _CRC = struct.Struct("<I")
 
 
-@dataclass(frozen=True, slots=True)
-class MailboxState:
+class MailboxState(NamedTuple):
     guid: str  # 32 lowercase hex digits
     uidvalidity: int
     last_common_uid: int
@@ -36,8 +35,7 @@ class MailboxState:
     last_messages_count: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class SyncState:
+class SyncState(NamedTuple):
     mailboxes: tuple[MailboxState, ...] = ()
 
     def by_guid(self) -> dict[str, MailboxState]:

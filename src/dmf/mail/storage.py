@@ -12,8 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
 
 from dmf.mail.model import MailboxChange, MailboxMeta, MessageMeta
 
@@ -31,8 +30,7 @@ class Capability(enum.Enum):
     FORK_SAFE = "fork-safe"  # forked processes may write different mailboxes at once
 
 
-@dataclass(frozen=True, slots=True)
-class Body:
+class Body(NamedTuple):
     """A message body to save: always openable as a stream; `path` names a file holding exactly
     these bytes on the destination's side, which a backend may hard-link instead of copying."""
 

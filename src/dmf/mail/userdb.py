@@ -13,20 +13,19 @@ import grp
 import pwd
 import shlex
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
 from dmf.errors import ConfigError, NotPossibleError
 from dmf.mail.settings import MailSettings, UserdbSettings
 
 
-@dataclass(frozen=True, slots=True)
-class UserRecord:
+class UserRecord(NamedTuple):
     """A userdb answer: the fields doveadm's `user` command prints, in the userdb's order."""
 
     user: str
-    fields: Mapping[str, str] = field(default_factory=dict)  # uid, gid, home, mail, ...
+    fields: Mapping[str, str] = MappingProxyType({})  # uid, gid, home, mail, ...
 
     @property
     def uid(self) -> int | None:
@@ -114,8 +113,7 @@ class StaticUserdb:
         raise NotPossibleError("userdb static cannot list users (-A needs a passwd-file userdb)")
 
 
-@dataclass(frozen=True, slots=True)
-class PasswdFileEntry:
+class PasswdFileEntry(NamedTuple):
     user: str
     fields: Mapping[str, str]  # uid, gid, home and userdb_ extra fields, unexpanded
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from dmf.errors import NotPossibleError, Scope
 from dmf.mail import mutf7
@@ -28,8 +28,7 @@ def _has_control_chars(text: str) -> bool:
     return any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in text)
 
 
-@dataclass(frozen=True, slots=True)
-class MaildirLayout:
+class MaildirLayout(NamedTuple):
     root: Path
     fs_layout: bool = False
     inbox: Path | None = None  # INBOX= : INBOX somewhere else than the root

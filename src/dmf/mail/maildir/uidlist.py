@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from dmf.errors import NotPossibleError, Scope
 
@@ -43,8 +44,7 @@ class UidList:
     header_extra: list[str] = field(default_factory=list)  # unknown header fields, verbatim
 
 
-@dataclass(frozen=True, slots=True)
-class UidListHeader:
+class UidListHeader(NamedTuple):
     uidvalidity: int
     nextuid: int
     guid: str | None
