@@ -8,6 +8,8 @@ For each corpus size it writes a corpus with ../shared/bench/make_corpus.py, the
   dmf        a full first run into an empty destination
   doveadm    the same on its own copy of the source (standalone, chowned to the mail uid,
              default fsync settings)
+  cp -a + sync  cp -a then `sync -f` (one syncfs, as dmf makes its copy durable): what the
+             plain copy costs once it is on disk; a reference beside the targets, not one
 and afterwards each tool's no-change re-runs. It prints every sample, the medians, the ratios of
 the medians against the targets, and dmf's peak memory (ru_maxrss of the child).
 
@@ -58,23 +60,26 @@ class Timed:
     cpu_seconds: float  # user + system: the wall time's rest is waiting (for the disk)
 
 
-def run(command: list[str], env: dict[str, str] | None = None) -> Timed:
-    """Run a child to completion from a clean page cache state (nothing dirty left by an
-    earlier run); its wall time and peak resident memory."""
+def run(*commands: list[str], env: dict[str, str] | None = None) -> Timed:
+    """Run children one after the other, timed together, from a clean page cache state
+    (nothing dirty left by an earlier run); their wall time and peak resident memory."""
     os.sync()
     time.sleep(SETTLE_SECONDS)
     started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
-    if child.stderr:
-        child.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"{command[0]} exited {code}: {stderr.strip()[-2000:]}")
-    return Timed(seconds, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+    max_rss = cpu = 0.0
+    for command in commands:
+        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(child.pid, 0)
+        stderr = child.stderr.read().decode(errors="replace") if child.stderr else ""
+        if child.stderr:
+            child.stderr.close()
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise SystemExit(f"{command[0]} exited {code}: {stderr.strip()[-2000:]}")
+        max_rss = max(max_rss, usage.ru_maxrss)
+        cpu += usage.ru_utime + usage.ru_stime
+    return Timed(time.perf_counter() - started, int(max_rss), cpu)
 
 
 def median(samples: list[Timed]) -> Timed:
@@ -84,7 +89,7 @@ def median(samples: list[Timed]) -> Timed:
 
 
 def doveadm_backup(doveadm: Doveadm, source: Path, dest: Path) -> Timed:
-    return run(doveadm.argv(source, "backup", f"maildir:{dest}"), doveadm.env)
+    return run(doveadm.argv(source, "backup", f"maildir:{dest}"), env=doveadm.env)
 
 
 def compile_dmf() -> None:
@@ -98,7 +103,7 @@ def compile_dmf() -> None:
 
 def dmf_backup(source: Path, dest: Path) -> Timed:
     return run([sys.executable, "-m", "dmf", "-o", f"mail_location=maildir:{source}", "backup",
-                f"maildir:{dest}"], {**os.environ, "USER": "bench"})
+                f"maildir:{dest}"], env={**os.environ, "USER": "bench"})
 
 
 def bench_size(messages: int, rounds: int, workdir: Path, make_corpus: Path,
@@ -115,9 +120,13 @@ def bench_size(messages: int, rounds: int, workdir: Path, make_corpus: Path,
     dmf_source = base / "dmf-source"  # dmf writes its dovecot-uidlist files, as doveadm does
     subprocess.run(["cp", "-a", str(corpus), str(dmf_source)], check=True)
 
-    samples: dict[str, list[Timed]] = {"cp -a": [], "dmf": [], "doveadm": []}
+    samples: dict[str, list[Timed]] = {"cp -a": [], "dmf": [], "doveadm": [],
+                                       "cp -a + sync": []}
     for round_number in range(rounds):  # fresh directories, nothing deleted until the end
         samples["cp -a"].append(run(["cp", "-a", str(corpus), str(base / f"cp{round_number}")]))
+        synced = base / f"cps{round_number}"  # what the same copy costs made durable
+        samples["cp -a + sync"].append(run(["cp", "-a", str(corpus), str(synced)],
+                                           ["sync", "-f", str(base)]))
         dmf_dest = base / f"dmf{round_number}" / "Maildir"
         samples["dmf"].append(dmf_backup(dmf_source, dmf_dest))
         doveadm_dest = doveadm.new_dir() / "Maildir"
@@ -125,20 +134,21 @@ def bench_size(messages: int, rounds: int, workdir: Path, make_corpus: Path,
     ours_again = median([dmf_backup(dmf_source, dmf_dest) for _ in range(NO_CHANGE_RUNS)])
     theirs_again = median([doveadm_backup(doveadm, doveadm_source, doveadm_dest)
                            for _ in range(NO_CHANGE_RUNS)])
-    copy, ours_full, theirs_full = (median(samples[tool]) for tool in samples)
+    copy, ours_full, theirs_full, durable_copy = (median(samples[tool]) for tool in samples)
 
     peak_mb = max(timed.max_rss_kb for timed in [*samples["dmf"], ours_again]) / 1024
     print(f"\n== {messages} messages, {size_mb:.0f} MB, {rounds} rounds ==")
     for tool, timings in samples.items():
         print(f"{tool + ' full runs':24}" + " ".join(f"{t.seconds:7.3f}" for t in timings)
               + "   (CPU " + " ".join(f"{t.cpu_seconds:.2f}" for t in timings) + ")")
-    for peer in ("cp -a", "doveadm"):  # a round's runs are seconds apart: its ratio is fair
+    for peer in ("cp -a", "doveadm", "cp -a + sync"):  # a round's runs are seconds apart
         print(f"{'dmf / ' + peer + ' by round':24}" + " ".join(
             f"{ours.seconds / theirs.seconds:7.3f}"
             for ours, theirs in zip(samples["dmf"], samples[peer], strict=True)))
     print(f"{'median seconds:':24}")
     for label, timed in (("cp -a", copy), ("dmf backup (full)", ours_full),
                          ("doveadm backup (full)", theirs_full),
+                         ("cp -a + sync", durable_copy),
                          ("dmf backup (no change)", ours_again),
                          ("doveadm (no change)", theirs_again)):  # no change: median of 3
         print(f"{label:24}{timed.seconds:10.3f}")
