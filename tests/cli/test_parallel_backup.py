@@ -41,18 +41,19 @@ def writers(dest: Path) -> set[int]:
     return {int(WRITER.search(path.name)[1]) for path in message_files(dest)}  # type: ignore[index]
 
 
-def start_and_wait_for_children(argv: list[str]) -> tuple[subprocess.Popen[bytes], list[int]]:
+def start_and_wait_for_children(argv: list[str], count: int = 2,
+                                ) -> tuple[subprocess.Popen[bytes], list[int]]:
     env = {**os.environ, "USER": "tester"}
     child = subprocess.Popen([sys.executable, "-m", "dmf", *argv], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and child.poll() is None:
         found = children_of(child.pid)
-        if len(found) == 2:
+        if len(found) == count:
             return child, found
         time.sleep(0.0005)
     child.kill()
-    pytest.fail("dmf never ran two sync processes")
+    pytest.fail(f"dmf never ran {count} sync processes")
 
 
 def test_two_processes_write_what_one_writes_and_report_every_message(source: Path,
@@ -72,6 +73,65 @@ def test_two_processes_write_what_one_writes_and_report_every_message(source: Pa
     assert f"Done: 5 mailboxes, {MESSAGES} messages saved" in shared.stderr
     again = run_dmf(*backup_argv(source, two, 2, "-v"))
     assert again.returncode == 0 and "Done: 5 mailboxes, 0 messages saved" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def inbox_only(module_open_tmp: Path, source: Path) -> Path:
+    """The sample's messages all in INBOX (keywords dropped: their letters are per folder), as
+    many users keep their mail."""
+    path = module_open_tmp / "inbox-only"
+    for subdir in ("cur", "new", "tmp"):
+        (path / subdir).mkdir(parents=True)
+    for file in message_files(source):
+        base, _, flags = file.name.partition(":2,")
+        kept = "".join(letter for letter in flags if letter.isupper())
+        (path / "cur" / f"{base}:2,{kept}").write_bytes(file.read_bytes())
+    return path
+
+
+def test_one_big_mailbox_is_written_by_several_processes(inbox_only: Path,
+                                                         open_tmp: Path) -> None:
+    """Its owner commits every message in UID order under names of its own; the bodies were
+    written by the other processes too (seen in which processes made unnamed files in its
+    tmp/)."""
+    one, three = open_tmp / "one", open_tmp / "three"
+    alone = run_dmf(*backup_argv(inbox_only, one, 1))
+    assert alone.returncode == 0, alone.stderr
+    trace = open_tmp / "openat.trace"
+    shared = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=openat", "-o", str(trace), sys.executable, "-m",
+         "dmf", *backup_argv(inbox_only, three, 3, "-v")],
+        env={**os.environ, "USER": "tester"}, capture_output=True, text=True, check=False)
+    assert shared.returncode == 0, shared.stderr
+    assert tree_view(three) == tree_view(one) == tree_view(inbox_only)
+    assert len(message_files(three)) == MESSAGES and leftovers(three) == []
+    assert len(writers(three)) == 1  # one process named and committed them all
+    staging = {line.split()[0] for line in trace.read_text().splitlines()
+               if "O_TMPFILE" in line and f"{three}/tmp" in line}
+    assert len(staging) >= 2
+    assert f"Done: 1 mailboxes, {MESSAGES} messages saved" in shared.stderr
+
+
+@pytest.mark.parametrize("victim", [0, 1, 2])
+def test_a_process_lost_while_writing_a_shared_mailbox_costs_at_most_a_rerun(
+        inbox_only: Path, open_tmp: Path, victim: int) -> None:
+    """Whichever of the processes dies: a helper's part is written by the owner and the run
+    ends well; the owner's loss fails the mailbox with 75. Either way nothing half-done stays
+    and a re-run ends identical."""
+    dest = open_tmp / "dest"
+    run, workers = start_and_wait_for_children(backup_argv(inbox_only, dest, 3), count=3)
+    time.sleep(0.3)  # into the copying
+    os.kill(sorted(workers)[victim], signal.SIGKILL)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode in (0, 75), stderr
+    if run.returncode == 0:
+        assert tree_view(dest) == tree_view(inbox_only)
+    else:
+        assert "ended without a result (killed by SIGKILL); run again" in stderr.decode()
+    rerun = run_dmf(*backup_argv(inbox_only, dest, 3))
+    assert rerun.returncode == 0, rerun.stderr
+    assert tree_view(dest) == tree_view(inbox_only)
+    assert len(message_files(dest)) == MESSAGES and leftovers(dest) == []
 
 
 def test_a_small_run_stays_in_one_process(open_tmp: Path) -> None:

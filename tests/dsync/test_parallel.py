@@ -6,11 +6,13 @@ that no child passes before all have reached it."""
 from __future__ import annotations
 
 import os
+import signal
 import time
-from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from dmf.dsync.options import MailboxResult
-from dmf.dsync.parallel import Share, run_forked
+from dmf.dsync.parallel import Link, Part, Share, run_forked
 from dmf.dsync.report import SyncReporter
 from dmf.errors import NotFoundError, Scope, TemporaryError
 
@@ -32,12 +34,9 @@ class Recorder:
         self.calls.append(("warn", name, message))
 
 
-Take = Callable[[], object]
-
-
 def test_every_item_is_taken_once_in_order_with_the_children_reports() -> None:
-    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> int:
-        while (name := take()) is not None:
+    def work(link: Link[Any], reporter: SyncReporter) -> int:
+        while (name := link.take()) is not None:
             assert isinstance(name, str)
             reporter.mailbox_started(name, 3)
             for size in range(3):
@@ -62,8 +61,8 @@ def test_every_item_is_taken_once_in_order_with_the_children_reports() -> None:
 
 
 def test_a_child_that_is_busy_leaves_the_next_items_to_the_others() -> None:
-    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> None:
-        while (seconds := take()) is not None:
+    def work(link: Link[Any], reporter: SyncReporter) -> None:
+        while (seconds := link.take()) is not None:
             assert isinstance(seconds, float)
             time.sleep(seconds)
 
@@ -77,15 +76,15 @@ def test_errors_keep_their_class_and_scope_and_a_lost_child_is_temporary() -> No
         def __reduce__(self):  # type: ignore[no-untyped-def]
             raise TypeError("no")
 
-    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> str:
-        item = take()
+    def work(link: Link[Any], reporter: SyncReporter) -> str:
+        item = link.take()
         if item == "missing":
             raise NotFoundError("mailbox Gone does not exist", scope=Scope.MAILBOX)
         if item == "bug":
             raise Unpicklable("odd state")
         if item == "lost":
             os._exit(3)
-        barrier()  # nobody takes a second item before each has its first
+        link.barrier()  # nobody takes a second item before each has its first
         return "fine"
 
     shares = run_forked(["missing", "bug", "lost", "ok"], 4, work, Recorder())
@@ -100,8 +99,8 @@ def test_errors_keep_their_class_and_scope_and_a_lost_child_is_temporary() -> No
 
 
 def test_items_nobody_took_are_in_no_share() -> None:
-    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> None:
-        take()
+    def work(link: Link[Any], reporter: SyncReporter) -> None:
+        link.take()
         os._exit(1)
 
     shares = run_forked(["a", "b", "c", "d"], 2, work, Recorder())
@@ -110,13 +109,13 @@ def test_items_nobody_took_are_in_no_share() -> None:
 
 
 def test_no_child_passes_the_barrier_before_every_child_reached_it() -> None:
-    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> tuple[
+    def work(link: Link[Any], reporter: SyncReporter) -> tuple[
             float, float]:
-        seconds = take()
+        seconds = link.take()
         assert isinstance(seconds, float)
         time.sleep(seconds)  # the slow child arrives late: the fast ones must wait for it
         arrived = time.monotonic()
-        barrier()
+        link.barrier()
         return arrived, time.monotonic()
 
     shares = run_forked([0.0, 0.3, 0.0], 3, work, Recorder())
@@ -126,10 +125,10 @@ def test_no_child_passes_the_barrier_before_every_child_reached_it() -> None:
 
 
 def test_a_child_that_ended_does_not_hold_the_others_at_the_barrier() -> None:
-    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> str:
-        if take() == "fails":
+    def work(link: Link[Any], reporter: SyncReporter) -> str:
+        if link.take() == "fails":
             raise TemporaryError("disk full", scope=Scope.STORE)
-        barrier()
+        link.barrier()
         return "passed"
 
     shares: list[Share[str, str]] = run_forked(["fails", "waits", "waits"], 3, work,
@@ -143,9 +142,9 @@ def test_a_child_that_ended_does_not_hold_the_others_at_the_barrier() -> None:
 def test_an_outcome_larger_than_a_pipe_holds_arrives_whole() -> None:
     """A run over many mailboxes sends back results far beyond the pipe's 64 KiB buffer: the
     parent reads while the child writes, and nothing is cut or mixed between children."""
-    def work(take: Take, reporter: SyncReporter, barrier: Callable[[], None]) -> bytes:
+    def work(link: Link[Any], reporter: SyncReporter) -> bytes:
         taken = []
-        while (item := take()) is not None:
+        while (item := link.take()) is not None:
             assert isinstance(item, int)
             taken.append(item)
             reporter.message_saved(f"box{item}", item)
@@ -157,3 +156,84 @@ def test_an_outcome_larger_than_a_pipe_holds_arrives_whole() -> None:
         if share.items:
             assert share.outcome == bytes([share.items[0] % 256]) * (3 << 20)
     assert sorted(call[2] for call in recorder.calls) == list(range(40))
+
+
+def test_parts_one_child_offers_are_done_by_the_others_with_their_open_files(
+        tmp_path: Path) -> None:
+    """The split of a big mailbox: the child that took it offers parts; the others, which
+    found no item left, wait for them instead of stopping, write an unnamed file each and
+    deliver it; the offering child gets each outcome with a working descriptor, in its own
+    order, or takes a part back that nobody started."""
+    def work(link: Link[Any], reporter: SyncReporter) -> tuple[str, list[object]]:
+        done: list[object] = []
+        while (taken := link.take()) is not None:
+            if isinstance(taken, Part):
+                fd = os.open(tmp_path, os.O_RDWR | os.O_TMPFILE, 0o600)
+                os.write(fd, b"part %d by %d" % (taken.payload, os.getpid()))
+                link.deliver(taken.number, taken.payload * 10, [fd])
+                os.close(fd)  # the offering child holds the file now
+                done.append(taken.payload)
+                continue
+            numbers = [link.post(part) for part in range(1, 7)]
+            time.sleep(0.5)  # the others, forked with this one, are waiting for work by now
+            results: list[object] = []
+            for part, number in enumerate(numbers, start=1):
+                if link.reclaim(number):
+                    results.append(("mine", part))
+                    continue
+                delivered = link.result_of(number)
+                assert delivered is not None and len(delivered.fds) == 1
+                (fd,) = delivered.fds
+                results.append((delivered.outcome, os.pread(fd, 100, 0).decode()))
+                os.close(fd)
+            return "owner", results
+        return "helper", done
+
+    shares = run_forked(["the big mailbox"], 3, work, Recorder())
+    roles = {share.outcome[0]: share for share in shares if isinstance(share.outcome, tuple)}
+    owner = roles["owner"]
+    assert owner.items == ["the big mailbox"] and len(shares) == 3
+    helpers = [share.outcome[1] for share in shares if share.outcome[0] == "helper"]
+    by_helpers = sorted(part for done in helpers for part in done)
+    mine = [result[1] for result in owner.outcome[1] if result[0] == "mine"]
+    assert sorted(by_helpers + mine) == [1, 2, 3, 4, 5, 6]  # each part done once
+    assert by_helpers  # the waiting children were given parts
+    for result in owner.outcome[1]:
+        if result[0] != "mine":
+            outcome, text = result
+            assert text.startswith(f"part {outcome // 10} by ")
+            assert int(text.split()[-1]) != os.getpid()
+
+
+def test_a_part_whose_taker_is_lost_goes_back_to_the_child_that_offered_it() -> None:
+    def work(link: Link[Any], reporter: SyncReporter) -> object:
+        taken = link.take()
+        if isinstance(taken, Part):
+            os.kill(os.getpid(), signal.SIGKILL)  # dies holding the part
+        if taken is None:
+            return "nothing"
+        while True:  # until the other child, once it waits for work, has taken it
+            number = link.post("doomed")
+            time.sleep(0.05)
+            if not link.reclaim(number):
+                return link.result_of(number)  # None: do it yourself
+
+    shares = run_forked(["mailbox"], 2, work, Recorder())
+    outcomes = sorted((share.outcome for share in shares), key=repr)
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], TemporaryError)
+
+
+def test_a_child_that_dies_with_an_answer_unread_is_lost_not_a_crash_of_the_parent() -> None:
+    """A Unix socket whose reader died with data unread gives the writer ECONNRESET, not end of
+    file: a process killed right after a request is still only a lost child."""
+    def work(link: Link[Any], reporter: SyncReporter) -> str:
+        if link.take() == "dies":
+            link._connection.send(("post", "a part"))  # the parent answers; nobody reads it
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return "lived"
+
+    shares = run_forked(["dies", "lives"], 2, work, Recorder())
+    outcomes = {type(share.outcome).__name__ for share in shares}
+    assert outcomes == {"TemporaryError", "str"}

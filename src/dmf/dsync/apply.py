@@ -13,19 +13,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import BinaryIO
+from typing import BinaryIO, Final, Literal
 
 from dmf.dsync.options import MailboxResult
 from dmf.dsync.plan import LocalCopy, Save
 from dmf.dsync.report import SyncReporter
 from dmf.errors import NotFoundError
 from dmf.mail.model import MailboxChange
-from dmf.mail.storage import Body, Mailbox
+from dmf.mail.storage import Body, Mailbox, StagedBody
 
 BATCH_MESSAGES = 1000
 BATCH_BYTES = 256 * 1024 * 1024
 
 LocalPathFinder = Callable[[LocalCopy], "str | None"]
+# What a save may come with: the body another process already wrote for it, or VANISHED (that
+# process found the source message gone); None: the save writes its body itself.
+VANISHED: Final = "vanished"
+Prepared = StagedBody | Literal["vanished"] | None
 
 
 def _open_local(path: str, source: Callable[[], BinaryIO]) -> BinaryIO:
@@ -48,15 +52,20 @@ def body_for(save: Save, source: Mailbox, find_local: LocalPathFinder) -> Body:
     return Body(open=from_source)
 
 
-def save_messages(saves: Iterable[Save], source: Mailbox, dest: Mailbox,
+def save_messages(saves: Iterable[tuple[Save, Prepared]], source: Mailbox, dest: Mailbox,
                   find_local: LocalPathFinder, result: MailboxResult,
                   reporter: SyncReporter) -> int:
     """Save each message, committing in batches; returns how many vanished from the source
     meanwhile (the run is then not perfect: a re-run settles them)."""
     vanished = pending = pending_bytes = 0
-    for save in saves:
+    for save, prepared in saves:
         try:
-            dest.save(save.meta, body_for(save, source, find_local))
+            if prepared is None:
+                dest.save(save.meta, body_for(save, source, find_local))
+            elif prepared == VANISHED:
+                raise NotFoundError(f"message {save.meta.uid} vanished from the source")
+            else:
+                dest.save_staged(save.meta, prepared)
         except NotFoundError:
             vanished += 1
             continue

@@ -15,8 +15,10 @@ source lacks, (6) subscriptions, (7) the new `-s` state.
 
 Step (3) and (4) may run in several forked processes (`SyncOptions.processes`, stores with
 FORK_SAFE) that take whole mailboxes one at a time, largest first (`parallel.py`), so the
-source listing is shared out as well as the writing; a process waits for the others between
-the two steps, so the order above holds; the parent merges their results.
+source listing is shared out as well as the writing; a big mailbox's bodies are written by the
+others too, while the process that took it commits them (`mailbox_parts.py`, STAGED_BODIES). A
+process waits for the others between the two steps, so the order above holds; the parent merges
+their results.
 
 A mailbox- or message-scoped error is recorded in that mailbox's result and the run goes on; at
 the end the first such error is raised again (its class gives the exit code) carrying the
@@ -31,17 +33,18 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dmf.dsync import apply
+from dmf.dsync import apply, mailbox_parts
 from dmf.dsync.masks import MailboxSelection
 from dmf.dsync.options import MailboxResult, SyncMode, SyncOptions, SyncResult
-from dmf.dsync.plan import DateWindow, LocalCopy, MailboxPlan, plan_mailbox, unchanged
+from dmf.dsync.plan import DateWindow, LocalCopy, MailboxPlan, Save, plan_mailbox, unchanged
 from dmf.dsync.report import SilentReporter, SyncReporter
 from dmf.dsync.tree import INBOX, TreePlan, plan_tree
 from dmf.errors import DmfError, NotPossibleError, Scope, TemporaryError
 from dmf.mail.model import MailboxMeta, MessageMeta
 from dmf.mail.storage import Capability, Mailbox, Storage
 
-if TYPE_CHECKING:  # the -s state's codec is imported only by a run that has one
+if TYPE_CHECKING:  # the -s state's codec, and parallel runs, are imported only when used
+    from dmf.dsync.parallel import Link
     from dmf.dsync.state import SyncState
 
 
@@ -90,6 +93,8 @@ class _Run:
     dest_boxes: dict[str, Mailbox] = field(default_factory=dict)
     held: dict[str, LocalCopy] = field(default_factory=dict)  # GUID -> a destination copy
     perfect: bool = True
+    shared: list[_MailboxWork] = field(default_factory=list)  # the mailboxes processes share
+    link: Link[_MailboxWork] | None = None  # in a forked process: its requests to the parent
 
     def __post_init__(self) -> None:
         self.selection = MailboxSelection.from_options(self.options)
@@ -247,9 +252,16 @@ class _Run:
         self.reporter.mailbox_started(work.result.name, len(work.plan.saves))
         if work.plan.reset:
             return
-        vanished = apply.save_messages((s for s in work.plan.saves if not s.after_expunge),
-                                       work.source_box, work.dest_box, self.find_local,
-                                       work.result, self.reporter)
+        saves = [save for save in work.plan.saves if not save.after_expunge]
+        prepared: Iterable[tuple[Save, apply.Prepared]]
+        if self.link is not None and Capability.STAGED_BODIES in self.dest.capabilities \
+                and mailbox_parts.worth_sharing(saves):
+            prepared = mailbox_parts.shared_saves(saves, self.link, self.shared.index(work),
+                                                  self.options.processes)
+        else:
+            prepared = ((save, None) for save in saves)
+        vanished = apply.save_messages(prepared, work.source_box, work.dest_box,
+                                       self.find_local, work.result, self.reporter)
         self.perfect = self.perfect and not vanished
         apply.change_flags(work.plan.flag_changes, work.dest_box, work.result)
 
@@ -261,7 +273,7 @@ class _Run:
         apply.expunge_messages(work.plan.expunges, work.dest_box, work.result)
         if work.plan.reset:
             apply.set_uid_state(work.plan.uid_state, work.dest_box)
-        vanished = apply.save_messages((s for s in work.plan.saves if s.after_expunge),
+        vanished = apply.save_messages(((s, None) for s in work.plan.saves if s.after_expunge),
                                        work.source_box, work.dest_box, self.find_local,
                                        work.result, self.reporter)
         self.perfect = self.perfect and not vanished
@@ -293,24 +305,35 @@ class _Run:
     # -- the same steps in several processes ---------------------------------------------
 
     def in_processes(self, todo: list[_MailboxWork]) -> bool:
-        """Worth forking for: two mailboxes or more, on stores that forked processes may
-        share, holding enough messages (UIDNEXT stands in for a count not yet listed)."""
-        return (self.options.processes > 1 and len(todo) > 1
+        """Worth forking for: two mailboxes or more (or one whose bodies other processes can
+        write, see mailbox_parts), on stores that forked processes may share, holding enough
+        messages (UIDNEXT stands in for a count not yet listed)."""
+        return (self.options.processes > 1 and bool(todo)
+                and (len(todo) > 1 or Capability.STAGED_BODIES in self.dest.capabilities)
                 and self.both(Capability.FORK_SAFE)
                 and sum(work.source_meta.uidnext - 1 for work in todo) >= MIN_PARALLEL_MESSAGES)
 
-    def sync_share(self, take: Callable[[], _MailboxWork | None], reporter: SyncReporter,
-                   barrier: Callable[[], None]) -> _ShareOutcome:
-        """Runs in a child process: the early step over each mailbox it takes, the barrier
-        (no expunge anywhere before every early save is done), the late step over the same
-        mailboxes; what the parent needs back."""
+    def sync_share(self, link: Link[_MailboxWork], reporter: SyncReporter) -> _ShareOutcome:
+        """Runs in a child process: the early step over each mailbox it takes (and the parts
+        of other processes' mailboxes it is offered), the barrier (no expunge anywhere before
+        every early save is done), the late step over the same mailboxes; what the parent
+        needs back."""
+        from dmf.dsync.parallel import Part
+
         self.reporter = reporter
+        self.link = link
         known = len(self.errors)
         mine = []
-        while (work := take()) is not None:
-            mine.append(work)
-            self.run_step(self.early, work)
-        barrier()
+        while (taken := link.take()) is not None:
+            if isinstance(taken, Part):
+                work = self.shared[taken.payload[0]]
+                assert work.source_box is not None and work.dest_box is not None
+                mailbox_parts.stage_part(taken, work.source_box, work.dest_box,
+                                         self.find_local, link)
+                continue
+            mine.append(taken)
+            self.run_step(self.early, taken)
+        link.barrier()
         for work in mine:
             if not work.failed:
                 self.run_step(self.late, work)
@@ -320,8 +343,11 @@ class _Run:
     def run_in_processes(self, todo: list[_MailboxWork]) -> None:
         from dmf.dsync.parallel import run_forked  # only a run that forks needs it
 
-        shares = run_forked(todo, min(self.options.processes, len(todo)), self.sync_share,
-                            self.reporter)
+        self.shared = todo
+        processes = self.options.processes
+        if Capability.STAGED_BODIES not in self.dest.capabilities:
+            processes = min(processes, len(todo))  # else idle ones write others' bodies
+        shares = run_forked(todo, processes, self.sync_share, self.reporter)
         self.forget(todo)
         raised: BaseException | None = None
         lost: DmfError | None = None

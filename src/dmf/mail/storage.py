@@ -28,6 +28,7 @@ class Capability(enum.Enum):
     LOCKING = "locking"  # lock() really excludes other dmf / Dovecot writers
     SUMMARIES = "summaries"  # Mailbox.summary() is implemented (fast mode's cheap test)
     FORK_SAFE = "fork-safe"  # forked processes may write different mailboxes at once
+    STAGED_BODIES = "staged-bodies"  # stage() bodies in one process, save_staged() in another
 
 
 class Body(NamedTuple):
@@ -36,6 +37,15 @@ class Body(NamedTuple):
 
     open: Callable[[], BinaryIO]
     path: str | None = None
+
+
+class StagedBody(NamedTuple):
+    """A body written by `Mailbox.stage` and not yet part of any mailbox: an open unnamed file
+    (its descriptor may be passed to another process of the run), its size and vsize."""
+
+    fd: int
+    size: int
+    vsize: int | None
 
 
 @runtime_checkable
@@ -69,6 +79,22 @@ class Mailbox(Protocol):
     def save(self, meta: MessageMeta, body: Body) -> int:
         """Store a message; with SETTABLE_UIDS and meta.uid > 0 it gets exactly that UID.
         Returns the UID given. Durable after commit()."""
+        ...
+
+    def stage(self, meta: MessageMeta, body: Body) -> StagedBody | None:
+        """STAGED_BODIES only: write the body where `save_staged` of this mailbox, in this
+        process or another of the run, can take it over; nothing of the mailbox changes. None
+        when that is not possible now (save() it instead)."""
+        ...
+
+    def save_staged(self, meta: MessageMeta, staged: StagedBody) -> int:
+        """STAGED_BODIES only: save() with the body `stage` wrote; takes over its descriptor
+        (closed also when the save is refused)."""
+        ...
+
+    def drop_staged(self, staged: StagedBody) -> None:
+        """STAGED_BODIES only: close this process's descriptor of a staged body (the body
+        lives on where it was handed over, else it goes)."""
         ...
 
     def update_flags(self, changes: Iterable[MailboxChange]) -> None: ...

@@ -5,8 +5,10 @@ nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from dmf.errors import NotPossibleError
 from dmf.mail.location import open_storage
 from dmf.mail.maildir import bodies
 from dmf.mail.model import MessageMeta
+from dmf.mail.storage import Body, Mailbox, StagedBody
 from tests.fixtures.services import unavailable
 from tests.mail.maildir.test_store import bytes_body
 
@@ -163,3 +167,46 @@ def test_dropped_and_expunged_saves_close_their_unnamed_files(tmp_path: Path) ->
     assert len(os.listdir("/proc/self/fd")) == descriptors
     assert list(committed(tmp_path / "m")) == [1]
     assert os.listdir(tmp_path / "m/tmp") == []
+
+
+def stage(box: Mailbox, meta: MessageMeta, body: Body) -> StagedBody:
+    staged = box.stage(meta, body)
+    assert staged is not None
+    return staged
+
+
+def test_a_body_staged_in_another_process_is_saved_here(tmp_path: Path) -> None:
+    """The split of a big mailbox: a helper process stages bodies and passes the descriptors
+    (SCM_RIGHTS), the mailbox's owner saves them under their UIDs and names at its commit.
+    Until then nothing of them is in the mailbox, and a refused UID closes its body."""
+    box = open_storage(f"maildir:{tmp_path}/m", user="u", home=None,
+                       create=True).mailbox("INBOX")
+    box.save(MessageMeta(1, "here"), bytes_body(b"written here\n"))
+    ours, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:  # the helper: stage two bodies, send them, keep nothing
+        try:
+            staged = [stage(box, MessageMeta(uid, f"g{uid}", internal_date=1_500_000_000 + uid),
+                                bytes_body(f"staged {uid}\n".encode())) for uid in (2, 3)]
+            socket.send_fds(theirs, [json.dumps([[s.size, s.vsize] for s in staged]).encode()],
+                            [s.fd for s in staged])
+        finally:
+            os._exit(0)
+    data, fds, _flags, _ = socket.recv_fds(ours, 4096, 10)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    sizes = json.loads(data)
+    assert len(fds) == 2 and committed(tmp_path / "m") == {}
+    descriptors = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(NotPossibleError):  # UID 1 is taken: the body is closed, not kept
+        box.save_staged(MessageMeta(1, "dup"), StagedBody(fds[1], *sizes[1]))
+    assert len(os.listdir("/proc/self/fd")) == descriptors - 1
+    box.save_staged(MessageMeta(2, "g2", internal_date=1_500_000_002),
+                    StagedBody(fds[0], *sizes[0]))
+    assert os.listdir(tmp_path / "m/new") == []
+    box.commit()
+    saved = committed(tmp_path / "m")
+    assert saved.keys() == {1, 2}
+    assert saved[2][2] == b"staged 2\n"
+    assert saved[2][1] == 1_500_000_002  # the helper set the date on the file it wrote
+    assert os.listdir(tmp_path / "m/tmp") == []
+    assert len(os.listdir("/proc/self/fd")) == descriptors - 3  # and message 1's, committed

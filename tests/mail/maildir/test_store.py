@@ -46,7 +46,8 @@ def test_protocols_and_capabilities(tmp_path: Path) -> None:
     assert storage.capabilities == {Capability.SETTABLE_UIDS, Capability.MESSAGE_GUIDS,
                                     Capability.MAILBOX_GUIDS, Capability.HARDLINKS,
                                     Capability.SUBSCRIPTIONS, Capability.LOCKING,
-                                    Capability.SUMMARIES, Capability.FORK_SAFE}
+                                    Capability.SUMMARIES, Capability.FORK_SAFE,
+                                    Capability.STAGED_BODIES}
 
 
 def test_copy_keeps_everything_byte_exact(tmp_path: Path, sample_maildir: Path) -> None:

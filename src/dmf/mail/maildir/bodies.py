@@ -22,6 +22,7 @@ from typing import BinaryIO
 from dmf.mail.maildir.atomic import discard, os_error
 from dmf.mail.maildir.ownership import Owner
 from dmf.mail.storage import Body
+from dmf.open_files import raise_soft_limit
 
 BUFFER_SIZE = 1 << 20
 # Unnamed files wait for their commit as open descriptors. dmf raises its soft limit to this
@@ -51,18 +52,7 @@ class _Unnamed:
     def limit(self) -> int:
         if not os.path.isdir("/proc/self/fd"):
             return 0  # no way to link them
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        wanted = WANTED_FD_LIMIT if hard == resource.RLIM_INFINITY else \
-            min(hard, WANTED_FD_LIMIT)
-        if soft != resource.RLIM_INFINITY and soft < wanted:
-            try:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-                soft = wanted
-            except (ValueError, OSError):
-                pass
-        return max(0, min(soft, WANTED_FD_LIMIT) - FD_RESERVE)
+        return max(0, min(raise_soft_limit(WANTED_FD_LIMIT), WANTED_FD_LIMIT) - FD_RESERVE)
 
     def open(self, directory: str) -> int | None:
         """A new unnamed file on `directory`'s filesystem, or None (none possible now)."""
@@ -101,7 +91,8 @@ def publish(fd: int, directory_fd: int, name: str) -> None:
 
 
 def drop(fd: int) -> None:
-    """Close an unnamed file that will not be committed: its body goes with it."""
+    """Close this process's descriptor of an unnamed file: the body goes with it, unless
+    another process holds it too (handed over with its descriptor)."""
     _unnamed.close(fd)
 
 
@@ -166,34 +157,65 @@ def write_body(body: Body, target: str, internal_date: int, vsize: int | None,
     `target` itself; the file is given to `owner` unless that is None (see
     ownership.effective). The vsize is the given one, or counted while copying, or None for a
     hard link without one."""
-    fd: int | None = None
-    named = False
-    directory = os.path.dirname(target)
-    try:
-        if body.path is not None:
+    if body.path is not None:
+        try:
             size = _try_link(body.path, target, internal_date)
-            if size is not None:
-                return Written(size, vsize, None)
-        fd = _unnamed.open(directory)
-        if fd is None:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            named = True
-        if owner is not None:
-            os.fchown(fd, owner[0], owner[1])
-        with body.open() as source:
-            size, counted = _copy(source, fd, want_vsize=vsize is None)
-        if internal_date:
-            os.utime(fd, (internal_date, internal_date))
+        except OSError as exc:
+            raise os_error(exc, target) from None
+        if size is not None:
+            return Written(size, vsize, None)
+    written = write_unnamed(body, os.path.dirname(target), internal_date, vsize, owner)
+    if written is not None:
+        return written
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise os_error(exc, target) from None
+    try:
+        size, counted = _fill(fd, body, internal_date, vsize, owner)
     except BaseException as exc:
-        if named:
-            os.close(fd)
-            discard(target)
-        elif fd is not None:
-            _unnamed.close(fd)
-        if isinstance(exc, OSError):
-            raise os_error(exc, target if named or fd is None else directory) from None
-        raise
-    if named:
         os.close(fd)
-        fd = None
-    return Written(size, vsize if vsize is not None else counted, fd)
+        discard(target)
+        if isinstance(exc, OSError):
+            raise os_error(exc, target) from None
+        raise
+    os.close(fd)
+    return Written(size, counted, None)
+
+
+def write_unnamed(body: Body, directory: str, internal_date: int, vsize: int | None,
+                  owner: Owner | None) -> Written | None:
+    """The body in a new unnamed file on `directory`'s filesystem, held open; None when no
+    unnamed file can be made now (see _Unnamed)."""
+    try:
+        fd = _unnamed.open(directory)
+    except OSError as exc:
+        raise os_error(exc, directory) from None
+    if fd is None:
+        return None
+    try:
+        size, counted = _fill(fd, body, internal_date, vsize, owner)
+    except BaseException as exc:
+        _unnamed.close(fd)
+        if isinstance(exc, OSError):
+            raise os_error(exc, directory) from None
+        raise
+    return Written(size, counted, fd)
+
+
+def _fill(fd: int, body: Body, internal_date: int, vsize: int | None,
+          owner: Owner | None) -> tuple[int, int | None]:
+    """Copy the body into the new file `fd` and give it its owner and date; (size, vsize)."""
+    if owner is not None:
+        os.fchown(fd, owner[0], owner[1])
+    with body.open() as source:
+        size, counted = _copy(source, fd, want_vsize=vsize is None)
+    if internal_date:
+        os.utime(fd, (internal_date, internal_date))
+    return size, vsize if vsize is not None else counted
+
+
+def taken_over(fd: int) -> None:
+    """An unnamed file's descriptor received from another process of the run: held here
+    now, and counted as this process's own."""
+    _unnamed.held += 1

@@ -48,7 +48,7 @@ from dmf.mail.maildir.ownership import Owner, effective, give, make_dirs
 from dmf.mail.maildir.scan import MessageFile
 from dmf.mail.maildir.uidlist import UidList, UidRecord
 from dmf.mail.model import MailboxChange, MailboxMeta, MessageMeta
-from dmf.mail.storage import Body
+from dmf.mail.storage import Body, StagedBody
 
 if TYPE_CHECKING:
     from dmf.mail.maildir.store import MaildirStorage
@@ -72,6 +72,14 @@ class _Batch:
     def __bool__(self) -> bool:
         return bool(self.saves or self.renames or self.expunged or self.uid_state
                     or self.keywords)
+
+
+def _planned_base(meta: MessageMeta) -> str | None:
+    """A new file's base name when the metadata tells its size and vsize (else the name waits
+    for the size the body really has)."""
+    if meta.size > 0 and meta.vsize is not None:
+        return filenames.new_base(meta.size, meta.vsize)
+    return None
 
 
 def new_guid() -> str:
@@ -342,6 +350,41 @@ class MaildirMailbox:
         return effective(os.path.join(self._dir, "tmp"), self._owner)
 
     def save(self, meta: MessageMeta, body: Body) -> int:
+        uid, letters = self._claim(meta)
+        # With size and vsize known the body goes straight to its final tmp name, saving a
+        # rename per message; Dovecot trusts ,S= so a body of another size is renamed after.
+        planned = _planned_base(meta)
+        if planned is None:
+            staging = f"{self._tmp}{filenames.new_base(0, None)}.partial"
+        else:
+            staging = self._tmp + (filenames.with_letters(planned, letters) if letters
+                                   else planned)
+        written = bodies.write_body(body, staging, meta.internal_date, meta.vsize,
+                                    self._body_owner)
+        return self._record(meta, uid, letters, planned, staging, written)
+
+    def stage(self, meta: MessageMeta, body: Body) -> StagedBody | None:
+        written = bodies.write_unnamed(body, os.path.dirname(self._tmp), meta.internal_date,
+                                       meta.vsize, self._body_owner)
+        if written is None or written.fd is None:
+            return None
+        return StagedBody(written.fd, written.size, written.vsize)
+
+    def drop_staged(self, staged: StagedBody) -> None:
+        bodies.drop(staged.fd)
+
+    def save_staged(self, meta: MessageMeta, staged: StagedBody) -> int:
+        bodies.taken_over(staged.fd)
+        try:
+            uid, letters = self._claim(meta)
+        except BaseException:
+            bodies.drop(staged.fd)
+            raise
+        written = bodies.Written(staged.size, staged.vsize, staged.fd)
+        return self._record(meta, uid, letters, _planned_base(meta), None, written)
+
+    def _claim(self, meta: MessageMeta) -> tuple[int, str]:
+        """The UID a save gets and its flag letters (new keywords get theirs here)."""
         current = self._load()
         if meta.uid > 0:
             if meta.uid in current.records:
@@ -356,18 +399,13 @@ class MaildirMailbox:
         before = len(names)
         indexes = [keywords.assign(names, keyword) for keyword in sorted(meta.keywords)]
         self._batch.keywords |= len(names) != before
-        letters = filenames.letters_for(meta.flags, indexes)
-        # With size and vsize known the body goes straight to its final tmp name, saving a
-        # rename per message; Dovecot trusts ,S= so a body of another size is renamed after.
-        planned = (filenames.new_base(meta.size, meta.vsize)
-                   if meta.size > 0 and meta.vsize is not None else None)
-        if planned is None:
-            staging = f"{self._tmp}{filenames.new_base(0, None)}.partial"
-        else:
-            staging = self._tmp + (filenames.with_letters(planned, letters) if letters
-                                   else planned)
-        written = bodies.write_body(body, staging, meta.internal_date, meta.vsize,
-                                    self._body_owner)
+        return uid, filenames.letters_for(meta.flags, indexes)
+
+    def _record(self, meta: MessageMeta, uid: int, letters: str, planned: str | None,
+                staging: str | None, written: bodies.Written) -> int:
+        """A written body into the batch: its name (from the size it really has), its
+        uidlist record, its place after the commit."""
+        current = self._load()
         size, vsize = written.size, written.vsize
         if planned is not None and size == meta.size:
             base = planned
@@ -376,7 +414,7 @@ class MaildirMailbox:
         name = filenames.with_letters(base, letters) if letters else base
         if written.fd is not None:
             self._batch.unnamed[uid] = written.fd
-        elif base != planned:
+        elif base != planned and staging is not None:
             os.rename(staging, self._tmp + name)
         fields: dict[str, str] = {}
         if meta.guid and meta.guid != base:

@@ -43,7 +43,8 @@ class MaildirStorage:
     capabilities = frozenset({Capability.SETTABLE_UIDS, Capability.MESSAGE_GUIDS,
                               Capability.MAILBOX_GUIDS, Capability.HARDLINKS,
                               Capability.SUBSCRIPTIONS, Capability.LOCKING,
-                              Capability.SUMMARIES, Capability.FORK_SAFE})
+                              Capability.SUMMARIES, Capability.FORK_SAFE,
+                              Capability.STAGED_BODIES})
 
     def __init__(self, layout: MaildirLayout, owner: Owner | None = None,
                  durability: Durability = Durability.OPTIMIZED) -> None:
