@@ -57,6 +57,9 @@ _REPLAYED = frozenset({"mailbox_started", "message_saved", "mailbox_done", "warn
 _LENGTH = struct.Struct("!I")
 # Linux passes at most SCM_MAX_FD (253) descriptors in one message.
 MAX_FDS = 253
+# A read asks for at most this much: recvmsg allocates what it asks for, and a large outcome
+# arrives a socket buffer at a time.
+READ_BYTES = 256 * 1024
 # Descriptors of delivered parts wait in the parent until their poster asks for them.
 WANTED_FD_LIMIT = 4096
 
@@ -92,7 +95,8 @@ class Channel:
             chunks = []
             while size:
                 try:
-                    chunk, received, flags, _ = socket.recv_fds(self.sock, size, MAX_FDS)
+                    chunk, received, flags, _ = socket.recv_fds(
+                        self.sock, min(size, READ_BYTES), MAX_FDS)
                 except ConnectionResetError:  # died with an answer of ours unread
                     raise EOFError from None
                 fds.extend(received)
