@@ -24,7 +24,11 @@ all of them alike; only ratios from one run of this script count. Several minute
 last removal of many files on this filesystem (an earlier run's clean-up) give the figures of a
 quiet one.
 
+With --one-mailbox it also times the same corpus with every message in INBOX: dmf with its
+default processes (which then share that one mailbox's bodies) against one process and cp -a.
+
 Usage: bench/backup_local.py [--messages N ...] [--rounds R] [--workdir DIR] [--keep]
+                             [--one-mailbox]
 Skips (exit 0, a message) when make_corpus.py or doveadm is missing.
 """
 
@@ -101,9 +105,50 @@ def compile_dmf() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", *dmf.__path__], check=True)
 
 
-def dmf_backup(source: Path, dest: Path) -> Timed:
-    return run([sys.executable, "-m", "dmf", "-o", f"mail_location=maildir:{source}", "backup",
-                f"maildir:{dest}"], env={**os.environ, "USER": "bench"})
+def dmf_backup(source: Path, dest: Path, *settings: str) -> Timed:
+    options = [arg for setting in settings for arg in ("-o", setting)]
+    return run([sys.executable, "-m", "dmf", "-o", f"mail_location=maildir:{source}", *options,
+                "backup", f"maildir:{dest}"], env={**os.environ, "USER": "bench"})
+
+
+def flatten(corpus: Path, inbox: Path) -> None:
+    """Every message of the corpus into one INBOX (hard links; keyword letters dropped, their
+    meaning is per folder), as kept by a user who never files mail."""
+    for subdir in ("cur", "new", "tmp"):
+        (inbox / subdir).mkdir(parents=True)
+    for directory, _, names in os.walk(corpus):
+        if Path(directory).name in ("cur", "new"):
+            for name in names:
+                base, _, flags = name.partition(":2,")
+                kept = "".join(letter for letter in flags if letter.isupper())
+                os.link(Path(directory) / name, inbox / "cur" / f"{base}:2,{kept}")
+
+
+def bench_one_mailbox(messages: int, rounds: int, workdir: Path, make_corpus: Path) -> None:
+    """The same corpus all in INBOX: dmf with its default processes (which share the one
+    mailbox's bodies) against one process, and against cp -a."""
+    base = workdir / f"inbox{messages}"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir()
+    subprocess.run([sys.executable, str(make_corpus), "maildir", str(base / "corpus"),
+                    "--messages", str(messages)], check=True, stdout=subprocess.DEVNULL)
+    source = base / "inbox"
+    flatten(base / "corpus", source)
+    samples: dict[str, list[Timed]] = {"cp -a": [], "dmf": [], "dmf, 1 process": []}
+    for round_number in range(rounds):
+        samples["cp -a"].append(run(["cp", "-a", str(source), str(base / f"cp{round_number}")]))
+        samples["dmf"].append(dmf_backup(source, base / f"dmf{round_number}"))
+        samples["dmf, 1 process"].append(
+            dmf_backup(source, base / f"one{round_number}", "dmf_sync_processes=1"))
+    print(f"\n== {messages} messages all in INBOX, {rounds} rounds ==")
+    for tool, timings in samples.items():
+        print(f"{tool + ' full runs':24}" + " ".join(f"{t.seconds:7.3f}" for t in timings))
+    for ours, theirs in (("dmf", "dmf, 1 process"), ("dmf", "cp -a")):
+        print(f"{ours + ' / ' + theirs + ' by round':24}" + " ".join(
+            f"{mine.seconds / other.seconds:7.3f}"
+            for mine, other in zip(samples[ours], samples[theirs], strict=True)))
+    for tool, timings in samples.items():
+        print(f"{'median ' + tool:24}{median(timings).seconds:10.3f}")
 
 
 def bench_size(messages: int, rounds: int, workdir: Path, make_corpus: Path,
@@ -171,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/dmf-bench"),
                         help="scratch space, world-traversable for doveadm (default %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the trees afterwards")
+    parser.add_argument("--one-mailbox", action="store_true",
+                        help="also the same corpora with every message in INBOX")
     args = parser.parse_args(argv)
     make_corpus = next((p for p in (MAKE_CORPUS, FALLBACK_MAKE_CORPUS) if p.exists()), None)
     binary = find_doveadm()
@@ -183,10 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for messages in args.messages:
             bench_size(messages, args.rounds, args.workdir, make_corpus, binary)
+            if args.one_mailbox:
+                bench_one_mailbox(messages, args.rounds, args.workdir, make_corpus)
     finally:
         if not args.keep:
             for messages in args.messages:
                 shutil.rmtree(args.workdir / f"n{messages}", ignore_errors=True)
+                shutil.rmtree(args.workdir / f"inbox{messages}", ignore_errors=True)
     return 0
 
 

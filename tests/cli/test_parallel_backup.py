@@ -75,11 +75,9 @@ def test_two_processes_write_what_one_writes_and_report_every_message(source: Pa
     assert again.returncode == 0 and "Done: 5 mailboxes, 0 messages saved" in again.stderr
 
 
-@pytest.fixture(scope="module")
-def inbox_only(module_open_tmp: Path, source: Path) -> Path:
-    """The sample's messages all in INBOX (keywords dropped: their letters are per folder), as
-    many users keep their mail."""
-    path = module_open_tmp / "inbox-only"
+def flattened(source: Path, path: Path) -> Path:
+    """The messages of `source` all in the INBOX of a new tree at `path` (keywords dropped:
+    their letters are per folder), as many users keep their mail."""
     for subdir in ("cur", "new", "tmp"):
         (path / subdir).mkdir(parents=True)
     for file in message_files(source):
@@ -87,6 +85,30 @@ def inbox_only(module_open_tmp: Path, source: Path) -> Path:
         kept = "".join(letter for letter in flags if letter.isupper())
         (path / "cur" / f"{base}:2,{kept}").write_bytes(file.read_bytes())
     return path
+
+
+@pytest.fixture(scope="module")
+def inbox_only(module_open_tmp: Path, source: Path) -> Path:
+    return flattened(source, module_open_tmp / "inbox-only")
+
+
+def forks(argv: list[str], trace: Path) -> int:
+    """How many processes a dmf run started (strace's count of clone calls)."""
+    done = subprocess.run(["strace", "-f", "-qq", "-e", "trace=clone,clone3,fork,vfork", "-o",
+                           str(trace), sys.executable, "-m", "dmf", *argv],
+                          env={**os.environ, "USER": "tester"}, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return sum(1 for line in trace.read_text().splitlines() if "clone" in line or "fork" in line)
+
+
+def test_one_mailbox_is_shared_out_only_from_1500_messages(open_tmp: Path) -> None:
+    """Below that, forking and handing bodies over cost more than they save."""
+    small = open_tmp / "small"
+    write_sample_maildir(small, messages=1000)
+    inbox = flattened(small, open_tmp / "inbox-1000")
+    assert forks(backup_argv(inbox, open_tmp / "dest", 3), open_tmp / "trace") == 0
+    assert tree_view(open_tmp / "dest") == tree_view(inbox)
 
 
 def test_one_big_mailbox_is_written_by_several_processes(inbox_only: Path,
