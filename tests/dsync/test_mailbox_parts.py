@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ def test_an_owner_that_stops_half_way_collects_its_parts_and_leaks_no_file(
                 stage_part(taken, source_box, dest_box, lambda copy: None, link)
                 taken = link.take()
             return "helped"
+        deadline = time.monotonic() + 30
+        while link.idle() < 2 and time.monotonic() < deadline:  # both others wait for work
+            time.sleep(0.01)
         before = len(os.listdir("/proc/self/fd"))
         prepared = shared_saves(saves, link, 0, processes=3)
         staged = written = 0

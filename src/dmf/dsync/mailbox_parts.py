@@ -3,7 +3,8 @@
 Without this a user whose mail is all in INBOX is synced by one process however many are
 allowed. The process that took the mailbox (its owner) plans it as usual, then offers its saves
 in parts of PART_MESSAGES to the other processes of the run (`parallel.Link.post`), a few parts
-ahead of where it is. A process that takes a part writes those bodies into unnamed files
+ahead of where it is, once another process waits for work (none does while mailboxes are left
+to take). A process that takes a part writes those bodies into unnamed files
 (`Mailbox.stage`) and hands the open files back through the parent; the owner goes through the
 parts in UID order: a part nobody took yet it takes back and writes itself, a delivered one it
 saves from the files it received (`Mailbox.save_staged`). So one process still writes the
@@ -55,8 +56,14 @@ def shared_saves(saves: Sequence[Save], link: Link[Any], key: int,
     next_offer = 1  # the owner starts on part 0 itself
     unused: list[int] = []  # descriptors received and not yet handed on
     try:
+        offering = False
         for index, part in enumerate(parts):
-            while next_offer < len(parts) and next_offer <= index + PARTS_AHEAD * processes:
+            next_offer = max(next_offer, index + 1)
+            # from the first moment another process waits for work on: before, an offer would
+            # cost round trips to the parent (and its turn on a busy CPU) to be taken back
+            offering = offering or link.idle() > 0
+            while offering and next_offer < len(parts) \
+                    and next_offer <= index + PARTS_AHEAD * processes:
                 if all(save.local is None for save in parts[next_offer]):  # links: the owner
                     posted[next_offer] = link.post((key, parts[next_offer]))
                 next_offer += 1

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import mmap
 import os
 import pickle
 import select
@@ -55,6 +56,7 @@ FLUSH_EVENTS = 256
 FLUSH_SECONDS = 0.2
 _REPLAYED = frozenset({"mailbox_started", "message_saved", "mailbox_done", "warn"})
 _LENGTH = struct.Struct("!I")
+_COUNT = struct.Struct("=I")
 # Linux passes at most SCM_MAX_FD (253) descriptors in one message.
 MAX_FDS = 253
 # A read asks for at most this much: recvmsg allocates what it asks for, and a large outcome
@@ -135,6 +137,24 @@ def _channels() -> tuple[Channel, Channel]:
     return Channel(ours), Channel(theirs)
 
 
+class _Board:
+    """A page shared by the parent and its children (mapped before the fork): how many
+    children wait for work. A child offers parts only while some do, without asking the
+    parent: a question costs a round trip, and the parent's turn on a CPU the children keep
+    busy."""
+
+    def __init__(self) -> None:
+        self._page = mmap.mmap(-1, mmap.PAGESIZE)
+
+    @property
+    def waiting(self) -> int:
+        return int(_COUNT.unpack_from(self._page)[0])
+
+    @waiting.setter
+    def waiting(self, count: int) -> None:
+        _COUNT.pack_into(self._page, 0, count)
+
+
 class Part(NamedTuple):
     """Work a child offered to the others: its number (for `deliver`) and payload."""
 
@@ -185,10 +205,15 @@ class Link(Generic[T]):
     """A child's requests to the parent. Every request but `deliver` waits for its answer."""
 
     def __init__(self, items: Sequence[T], connection: Channel,
-                 reporter: _ForwardingReporter) -> None:
+                 reporter: _ForwardingReporter, board: _Board) -> None:
         self._items = items
         self._connection = connection
         self._reporter = reporter
+        self._board = board
+
+    def idle(self) -> int:
+        """How many other children wait for work now (a part offered would be taken)."""
+        return self._board.waiting
 
     def _ask(self, kind: str, payload: object = None) -> tuple[str, Any, list[int] | None]:
         self._connection.send((kind, payload))
@@ -257,15 +282,15 @@ class Share(Generic[T, R]):
     outcome: R | BaseException | None = None
 
 
-def _child(parent: int, items: Sequence[T], work: Work[T, R],
-           connection: Channel) -> NoReturn:
+def _child(parent: int, items: Sequence[T], work: Work[T, R], connection: Channel,
+           board: _Board) -> NoReturn:
     code = 0
     try:
         die_with_parent(parent)
         reporter = _ForwardingReporter(connection)
         outcome: object
         try:
-            outcome = work(Link(items, connection, reporter), reporter)
+            outcome = work(Link(items, connection, reporter, board), reporter)
         except BaseException as exc:  # noqa: BLE001 - it goes to the parent, which raises it
             if not isinstance(exc, DmfError):  # a bug: -D shows where it happened
                 exc.add_note("in a sync process:\n" + "".join(traceback.format_exception(exc)))
@@ -393,6 +418,7 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
     children: dict[int, tuple[Channel, Share[T, R], int]] = {}  # channel fd -> (it, share, pid)
     queue = iter(range(len(items)))
     parts = _Parts()
+    board = _Board()
     finished: set[int] = set()
 
     def answer(owed: _Answer | None) -> None:
@@ -421,7 +447,7 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
                 for link, _share, _pid in children.values():  # the other children's links
                     link.close()
                 ours.close()
-                _child(parent, items, work, theirs)
+                _child(parent, items, work, theirs, board)
             theirs.close()  # else a lost child's socket never reads EOF
             children[ours.fd] = (ours, Share(), pid)
         poller = select.poll()
@@ -470,6 +496,7 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
                     if fd in waiting:
                         waiting.remove(fd)
                     stopped(fd)
+                    board.waiting = len(waiting)
                     continue
                 if kind == "events":
                     for name, *args in payload:
@@ -498,6 +525,7 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
                     share.outcome = payload
                     finished.add(fd)
                     stopped(fd)
+                board.waiting = len(waiting)
             if at_barrier and len(at_barrier) == pending:
                 for connection in at_barrier:
                     connection.send_quietly(("go", None))
