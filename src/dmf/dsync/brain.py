@@ -66,9 +66,6 @@ class _MailboxWork:
 # A run that may touch fewer messages than this stays in one process: forking and the replies
 # cost a few ms, about what listing and copying a few hundred small messages take.
 MIN_PARALLEL_MESSAGES = 500
-# One mailbox alone is worth it only from more: at 700 messages all in INBOX three processes
-# took 1.11-1.16x the time of one (forks, the relay of bodies), at 2,000 0.85-0.92x.
-MIN_SHARED_MAILBOX_MESSAGES = 1500
 
 
 @dataclass(slots=True)
@@ -316,7 +313,7 @@ class _Run:
         messages = sum(work.source_meta.uidnext - 1 for work in todo)
         if len(todo) == 1:
             return (Capability.STAGED_BODIES in self.dest.capabilities
-                    and messages >= MIN_SHARED_MAILBOX_MESSAGES)
+                    and messages >= mailbox_parts.SHARED_MESSAGES)
         return messages >= MIN_PARALLEL_MESSAGES
 
     def sync_share(self, link: Link[_MailboxWork], reporter: SyncReporter) -> _ShareOutcome:

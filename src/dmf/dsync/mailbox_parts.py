@@ -32,8 +32,11 @@ if TYPE_CHECKING:
 # Bodies a process writes for another in one go: few enough that a part's descriptors travel in
 # one message (Linux passes at most 253), many enough that the round trips do not count.
 PART_MESSAGES = 200
-# A mailbox is shared out when it has at least this many bodies to copy.
-SHARED_MESSAGES = 3 * PART_MESSAGES
+# A mailbox is shared out when it has at least this many bodies to copy: at 700 messages all
+# in INBOX three processes took 1.11-1.16x the time of one (forks, the relay of bodies), at
+# 2,000 0.85-0.92x; and a 672-message INBOX shared at the end of a 2,000-message run of many
+# folders made it slower.
+SHARED_MESSAGES = 1500
 # Parts offered ahead of the one the owner is at, per process: bounds the descriptors that
 # wait in the parent for the owner.
 PARTS_AHEAD = 2
