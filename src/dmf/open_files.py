@@ -6,10 +6,14 @@ from __future__ import annotations
 import contextlib
 import resource
 
+# What dmf asks for where it is lower: the hard limit allows it nearly everywhere.
+WANTED = 4096
 
-def raise_soft_limit(wanted: int) -> int:
-    """Raise the soft RLIMIT_NOFILE to `wanted` where it is lower and the hard limit allows;
-    the soft limit then in force (`wanted` when it is unlimited)."""
+
+def raise_soft_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to WANTED where it is lower and the hard limit allows;
+    the soft limit then in force (WANTED when it is unlimited)."""
+    wanted = WANTED
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY:
         wanted = min(wanted, hard)

@@ -62,8 +62,6 @@ MAX_FDS = 253
 # A read asks for at most this much: recvmsg allocates what it asks for, and a large outcome
 # arrives a socket buffer at a time.
 READ_BYTES = 256 * 1024
-# Descriptors of delivered parts wait in the parent until their poster asks for them.
-WANTED_FD_LIMIT = 4096
 
 
 class Channel:
@@ -413,7 +411,7 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
     rest). Items no child took (all ended early) are in no share."""
     sys.stdout.flush()
     sys.stderr.flush()
-    raise_soft_limit(WANTED_FD_LIMIT)  # parts' descriptors wait here for their posters
+    raise_soft_limit()  # delivered parts' descriptors wait here for their posters
     parent = os.getpid()
     children: dict[int, tuple[Channel, Share[T, R], int]] = {}  # channel fd -> (it, share, pid)
     queue = iter(range(len(items)))
@@ -496,7 +494,6 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
                     if fd in waiting:
                         waiting.remove(fd)
                     stopped(fd)
-                    board.waiting = len(waiting)
                     continue
                 if kind == "events":
                     for name, *args in payload:
@@ -525,7 +522,7 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
                     share.outcome = payload
                     finished.add(fd)
                     stopped(fd)
-                board.waiting = len(waiting)
+            board.waiting = len(waiting)
             if at_barrier and len(at_barrier) == pending:
                 for connection in at_barrier:
                     connection.send_quietly(("go", None))

@@ -22,13 +22,12 @@ from typing import BinaryIO
 from dmf.mail.maildir.atomic import discard, os_error
 from dmf.mail.maildir.ownership import Owner
 from dmf.mail.storage import Body
-from dmf.open_files import raise_soft_limit
+from dmf.open_files import WANTED, raise_soft_limit
 
 BUFFER_SIZE = 1 << 20
-# Unnamed files wait for their commit as open descriptors. dmf raises its soft limit to this
-# when it is lower (the hard limit allows it nearly everywhere) and keeps FD_RESERVE free for
-# everything else; past that a body goes to tmp/ under a name.
-WANTED_FD_LIMIT = 4096
+# Unnamed files wait for their commit as open descriptors. dmf raises its soft limit (see
+# open_files) and keeps FD_RESERVE free for everything else; past that a body goes to tmp/
+# under a name.
 FD_RESERVE = 256
 _NO_UNNAMED_ERRNOS = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
 _NO_SENDFILE_ERRNOS = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
@@ -52,7 +51,7 @@ class _Unnamed:
     def limit(self) -> int:
         if not os.path.isdir("/proc/self/fd"):
             return 0  # no way to link them
-        return max(0, min(raise_soft_limit(WANTED_FD_LIMIT), WANTED_FD_LIMIT) - FD_RESERVE)
+        return max(0, min(raise_soft_limit(), WANTED) - FD_RESERVE)
 
     def open(self, directory: str) -> int | None:
         """A new unnamed file on `directory`'s filesystem, or None (none possible now)."""

@@ -366,8 +366,9 @@ class MaildirMailbox:
     def stage(self, meta: MessageMeta, body: Body) -> StagedBody | None:
         written = bodies.write_unnamed(body, os.path.dirname(self._tmp), meta.internal_date,
                                        meta.vsize, self._body_owner)
-        if written is None or written.fd is None:
+        if written is None:
             return None
+        assert written.fd is not None  # write_unnamed's files are unnamed
         return StagedBody(written.fd, written.size, written.vsize)
 
     def drop_staged(self, staged: StagedBody) -> None:
@@ -464,7 +465,7 @@ class MaildirMailbox:
             current.records.pop(uid, None)
             self._batch.renames.pop(uid, None)
             if uid in self._batch.saves:
-                self._drop_staged(uid)
+                self._forget_save(uid)
             else:
                 self._batch.expunged[uid] = found
 
@@ -620,7 +621,7 @@ class MaildirMailbox:
         if not batch.uid_state:
             current.nextuid = nextuid
 
-    def _drop_staged(self, uid: int) -> None:
+    def _forget_save(self, uid: int) -> None:
         """Forget a save of this batch and its body."""
         found = self._batch.saves.pop(uid)
         fd = self._batch.unnamed.pop(uid, None)
@@ -632,7 +633,7 @@ class MaildirMailbox:
     def close(self) -> None:
         """Drop an uncommitted batch: its bodies go, nothing else changed on disk."""
         for uid in list(self._batch.saves):
-            self._drop_staged(uid)
+            self._forget_save(uid)
         self._batch = _Batch()
         self._uidlist = None
         self._files = {}
