@@ -102,6 +102,31 @@ def forks(argv: list[str], trace: Path) -> int:
     return sum(1 for line in trace.read_text().splitlines() if "clone" in line or "fork" in line)
 
 
+def test_each_process_makes_its_commits_durable_before_it_ends(source: Path,
+                                                               open_tmp: Path) -> None:
+    """A commit's last rename (the uidlist) is synced when the store closes; a sync process
+    closes its own before it reports back (mail_fsync=always: an fsync per directory, which
+    strace shows with its path)."""
+    dest = open_tmp / "dest"
+    trace = open_tmp / "sync.trace"
+    done = subprocess.run(
+        ["strace", "-f", "-qq", "-y", "-e", "trace=rename,fsync", "-o", str(trace),
+         sys.executable, "-m", "dmf", *backup_argv(source, dest, 2, "-o", "mail_fsync=always")],
+        env={**os.environ, "USER": "tester"}, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    unsettled: dict[str, set[str]] = {}  # pid -> mailbox dirs whose uidlist it renamed
+    for line in trace.read_text().splitlines():
+        pid, _, call = line.partition(" ")
+        renamed = re.match(r'rename\(".*", "(.*)/dovecot-uidlist"\)', call)
+        if renamed:
+            unsettled.setdefault(pid, set()).add(renamed[1])
+        synced = re.match(r"fsync\(\d+<([^>]*)>", call)  # also "<unfinished ...>"
+        if synced:
+            unsettled.get(pid, set()).discard(synced[1])
+    assert len(unsettled) == 3  # the parent (creating the mailboxes) and both processes
+    assert all(not left for left in unsettled.values()), unsettled
+
+
 def test_one_mailbox_is_shared_out_only_from_1500_messages(open_tmp: Path) -> None:
     """Below that, forking and handing bodies over cost more than they save."""
     small = open_tmp / "small"

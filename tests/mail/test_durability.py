@@ -48,21 +48,21 @@ def test_optimized_syncs_the_filesystem_once_per_batch(tmp_path, bodies, calls) 
         raise AssertionError("syncfs flushes the filesystem; the list is for the fallback")
         yield ""
 
-    Durability.OPTIMIZED.bodies(tmp_path, untouched())
+    Durability.OPTIMIZED.many(tmp_path, untouched())
     assert calls == {"fsync": 0, "syncfs": 1}
 
 
 def test_optimized_falls_back_to_an_fsync_per_file(tmp_path, bodies, calls, monkeypatch) -> None:
     monkeypatch.setattr(durability, "_syncfs", lambda: None)
-    Durability.OPTIMIZED.bodies(tmp_path, iter(bodies))
+    Durability.OPTIMIZED.many(tmp_path, iter(bodies))
     assert calls["fsync"] == len(bodies)
     with pytest.raises(FileNotFoundError):  # a file that is not there is an error
-        Durability.OPTIMIZED.bodies(tmp_path, iter([*bodies, str(tmp_path / "gone")]))
+        Durability.OPTIMIZED.many(tmp_path, iter([*bodies, str(tmp_path / "gone")]))
 
 
 def test_always_fsyncs_each_file_and_never_the_whole_filesystem(tmp_path, bodies,
                                                                 calls) -> None:
-    Durability.ALWAYS.bodies(tmp_path, iter(bodies))
+    Durability.ALWAYS.many(tmp_path, iter(bodies))
     Durability.ALWAYS.directory(tmp_path)
     assert calls == {"fsync": len(bodies) + 1, "syncfs": 0}
 
@@ -70,14 +70,14 @@ def test_always_fsyncs_each_file_and_never_the_whole_filesystem(tmp_path, bodies
 def test_always_fsyncs_unnamed_files_by_descriptor(tmp_path, bodies, calls) -> None:
     unnamed = os.open(tmp_path, os.O_WRONLY | os.O_TMPFILE, 0o600)
     try:
-        Durability.ALWAYS.bodies(tmp_path, iter([unnamed, *bodies]))
+        Durability.ALWAYS.many(tmp_path, iter([unnamed, *bodies]))
     finally:
         os.close(unnamed)
     assert calls == {"fsync": len(bodies) + 1, "syncfs": 0}
 
 
 def test_never_asks_for_no_sync(tmp_path, bodies, calls) -> None:
-    Durability.NEVER.bodies(tmp_path, iter(bodies))
+    Durability.NEVER.many(tmp_path, iter(bodies))
     Durability.NEVER.directory(tmp_path)
     fd = os.open(bodies[0], os.O_RDONLY)
     try:

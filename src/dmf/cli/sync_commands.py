@@ -113,14 +113,18 @@ def backup_user(session: Session, request: BackupRequest, mail_user: MailUser) -
                                    verbose=session.options.verbose,
                                    debug=session.options.debug)
             try:
-                result = sync_user(source, dest, _localize(request.options, source), reporter)
+                try:
+                    result = sync_user(source, dest, _localize(request.options, source),
+                                       reporter)
+                finally:
+                    dest.close()  # first: the summary tells of durable changes only
             except BaseException as exc:
                 # a run with failed mailboxes still carries its result: summarize it
                 reporter.finish(getattr(exc, "sync_result", None))
                 raise
             reporter.finish(result)
         finally:
-            dest.close()
+            dest.close()  # also when the reporter failed to start (a second close is a no-op)
     finally:
         source.close()
     if request.options.state is not None and result.new_state is not None:

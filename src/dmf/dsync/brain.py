@@ -340,6 +340,7 @@ class _Run:
         for work in mine:
             if not work.failed:
                 self.run_step(self.late, work)
+        self.dest.close()  # this process's commits durable before the parent reports them
         return _ShareOutcome([(work.result, work.failed, work.source_count) for work in mine],
                              self.errors[known:], self.perfect)
 

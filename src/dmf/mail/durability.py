@@ -1,9 +1,11 @@
 """How writes are made durable, after Dovecot's `mail_fsync` setting.
 
-optimized (the default): the bodies of a batch with one syncfs(2) instead of an fsync each
-  (Dovecot's per-message fsync is two thirds of its run time), control files and directories
-  with fsync; falls back to an fsync per body where syncfs is missing.
-always: an fsync per body instead of syncfs, which flushes only dmf's own files - for a
+optimized (the default): the new files of a batch (its bodies and the control files written
+  with them) with one syncfs(2) instead of an fsync each (Dovecot's per-message fsync is two
+  thirds of its run time), other control files and directories with fsync; the directory
+  syncs a store defers to its close (`settle`) with one more syncfs. Falls back to an fsync
+  per file where syncfs is missing.
+always: an fsync per file instead of syncfs, which flushes only dmf's own files - for a
   filesystem where other users' dirty data would make every syncfs slow.
 never: no syncs at all; renames keep their order, but a crash may lose the last writes
   (a bulk first pass that is run again anyway).
@@ -52,10 +54,11 @@ class Durability(Enum):
             raise ConfigError(f"mail_fsync={value}: expected optimized, always or never"
                               ) from None
 
-    def bodies(self, directory: Path, files: Iterable[str | int]) -> None:
-        """Make the new message files `files` (paths, or descriptors of unnamed files, on the
-        filesystem of `directory`) durable before any uidlist names them; `files` is iterated
-        only when they are synced one by one."""
+    def many(self, directory: Path, files: Iterable[str | int]) -> None:
+        """Make `files` (paths of files or directories, or descriptors of unnamed files, on the
+        filesystem of `directory`) durable at once: new message files before any uidlist
+        names them, or the directories a store's commits changed. `files` is iterated only
+        when they are synced one by one."""
         if self is Durability.NEVER:
             return
         if self is Durability.OPTIMIZED:

@@ -1,5 +1,5 @@
 """Replacing a small control file atomically: write a temp file, sync, rename, sync the dir
-(each sync as the storage's Durability says).
+(each sync as the storage's Durability says; the directory's may be left to the caller).
 A full disk is a TemporaryError and leaves the old file as it was."""
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ def write_new(path: Path, content: bytes, owner: Owner | None, durability: Durab
         raise os_error(exc, path) from None
 
 
-def replace(path: Path, content: bytes, owner: Owner | None, durability: Durability) -> None:
-    """Atomically make `path` hold `content`."""
+def replace(path: Path, content: bytes, owner: Owner | None, durability: Durability,
+            sync_directory: bool = True) -> None:
+    """Atomically make `path` hold `content`; without `sync_directory` the rename is made
+    durable by the caller (a store's deferred syncs)."""
     temp = path.with_name(f"{path.name}.dmf-tmp")
     write_new(temp, content, owner, durability)
     try:
@@ -40,7 +42,8 @@ def replace(path: Path, content: bytes, owner: Owner | None, durability: Durabil
     except OSError as exc:
         discard(temp)
         raise os_error(exc, path) from None
-    durability.directory(path.parent)
+    if sync_directory:
+        durability.directory(path.parent)
 
 
 def discard(path: Path | str) -> None:

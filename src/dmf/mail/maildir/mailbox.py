@@ -2,15 +2,19 @@
 batched writes that become durable together at commit().
 
 Commit order, so that a crash never leaves a dovecot-uidlist entry for a file that is not on
-disk and a re-run never duplicates: bodies are already written, in unnamed files held open or
-in tmp/ as `dmf.<final name>` (bodies.py); one syncfs flushes them; under dovecot-uidlist.lock
-the new uidlist is written and fsynced as `dovecot-uidlist.dmf-pending`; bodies are linked or
-renamed into new/ or cur/, flag renames and unlinks are done, the directories fsynced; then the
-pending file is renamed over dovecot-uidlist and the lock released. If a run dies in between,
-the next scan finds the pending file and finishes the commit: what reached new/ or cur/ or is
-still in tmp/ keeps the UID it was given; an unnamed body died with the process, so its record
-is dropped and a re-run saves the message again. Our own leftovers in tmp/ (`dmf.*` of a dead
-process) are removed at that scan.
+disk and a re-run never duplicates: bodies are already written, in unnamed files held open or in
+tmp/ as `dmf.<final name>` (bodies.py). Under dovecot-uidlist.lock the new uidlist (and dovecot-
+keywords when new keywords came) is written to a temp file; one syncfs flushes the bodies and
+those files together; the uidlist temp is renamed to `dovecot-uidlist.dmf-pending` (and the
+keywords into place) and the control directory fsynced; bodies are linked or renamed into new/
+or cur/, flag renames and unlinks are done, the directories they changed fsynced; then the
+pending file is renamed over dovecot-uidlist and the lock released. That last rename is made
+durable when the store closes (one syncfs for every commit of the run; a crash before that may
+leave the pending file, which is finished as below). If a run dies in between, the next scan
+finds the pending file and finishes the commit: what reached new/ or cur/ or is still in tmp/
+keeps the UID it was given; an unnamed body died with the process, so its record is dropped and
+a re-run saves the message again. Our own leftovers in tmp/ (`dmf.*` of a dead process) are
+removed at that scan.
 
 A concurrent Dovecot is respected: its dotlock is taken for every uidlist write, and if the
 uidlist changed since we read it (inode, size, mtime), its new records and expunges win and our
@@ -41,6 +45,7 @@ from dmf.errors import (
     Scope,
     TemporaryError,
 )
+from dmf.mail.durability import Durability
 from dmf.mail.maildir import bodies, filenames, keywords, scan, summary_cache, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
 from dmf.mail.maildir.lock import dotlock
@@ -487,40 +492,52 @@ class MaildirMailbox:
         if not batch:
             return
         current = self._load()
-        if batch.saves:
-            self._durability.bodies(self.mail_dir / "tmp", (
-                batch.unnamed[uid] if uid in batch.unnamed else self._tmp + found.name
-                for uid, found in batch.saves.items()))
+        # with bodies to sync, the control files wait for the same syncfs (or fsync each)
+        control_sync = Durability.NEVER if batch.saves else self._durability
         with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
             self._merge_disk_changes(current)
+            control = self.control_dir
+            written: dict[Path, Path] = {}  # temp -> final name once durable
             if batch.keywords:
-                self._write_keywords()
-            pending = self.control_dir / PENDING_NAME
-            write_new(self.control_dir / "dovecot-uidlist.tmp", uidlist.encode(current),
-                      self._owner, self._durability)
-            os.rename(self.control_dir / "dovecot-uidlist.tmp", pending)
+                written[self._write_keywords(control_sync)] = control / KEYWORDS_NAME
+            uidlist_temp = control / "dovecot-uidlist.tmp"
+            write_new(uidlist_temp, uidlist.encode(current), self._owner, control_sync)
+            written[uidlist_temp] = control / PENDING_NAME
+            if batch.saves:
+                self._durability.many(self.mail_dir / "tmp", (
+                    *(batch.unnamed[uid] if uid in batch.unnamed else self._tmp + found.name
+                      for uid, found in batch.saves.items()),
+                    *map(os.fspath, written)))
             try:
-                self._place_saves(batch)
+                for temp, final in written.items():
+                    os.rename(temp, final)
+                self._durability.directory(control)
+                changed = self._place_saves(batch)
                 for uid, new_name in batch.renames.items():
                     found = self._files[uid]
                     self._rename_flags(found, new_name)
+                    changed.add(found.subdir)
                 for found in batch.expunged.values():
                     self._unlink(found)
-                for subdir in ("new", "cur", "tmp"):
+                    changed.add(found.subdir)
+                for subdir in sorted(changed):
                     self._durability.directory(self.mail_dir / subdir)
-                os.rename(pending, self.control_dir / UIDLIST_NAME)
-                self._durability.directory(self.control_dir)
-                self._stamp = _stamp(os.stat(self.control_dir / UIDLIST_NAME))
+                os.rename(control / PENDING_NAME, control / UIDLIST_NAME)
+                self._storage.settle_later(control)
+                self._stamp = _stamp(os.stat(control / UIDLIST_NAME))
             except OSError as exc:
                 raise os_error(exc, self.mail_dir) from None
         self._batch = _Batch()
 
-    def _place_saves(self, batch: _Batch) -> None:
-        """The batch's bodies into new/ or cur/: unnamed ones linked, the others renamed."""
+    def _place_saves(self, batch: _Batch) -> set[str]:
+        """The batch's bodies into new/ or cur/: unnamed ones linked, the others renamed;
+        the subdirectories that got them."""
         directories: dict[str, int] = {}
+        changed = set()
         try:
             for uid, found in batch.saves.items():
                 fd = batch.unnamed.pop(uid, None)
+                changed.add(found.subdir)
                 if fd is None:
                     os.rename(self._tmp + found.name,
                               f"{self._dir}/{found.subdir}/{found.name}")
@@ -533,10 +550,12 @@ class MaildirMailbox:
         finally:
             for directory in directories.values():
                 os.close(directory)
+        return changed
 
-    def _write_keywords(self) -> None:
-        """Under the uidlist lock: write dovecot-keywords, keeping names another writer added;
-        if it gave one of our letters to another name, TemporaryError (nothing stored yet)."""
+    def _write_keywords(self, durability: Durability) -> Path:
+        """Under the uidlist lock: the new dovecot-keywords in a temp file, keeping names
+        another writer added; if it gave one of our letters to another name, TemporaryError
+        (nothing stored yet)."""
         ours = self._keyword_names()
         try:
             theirs = keywords.parse((self.control_dir / KEYWORDS_NAME).read_bytes())
@@ -549,8 +568,9 @@ class MaildirMailbox:
         if len(set(ours.values())) != len(ours):
             raise TemporaryError(f"mailbox {self._name}: keywords changed by another writer "
                                  "during the sync; run again")
-        replace(self.control_dir / KEYWORDS_NAME, keywords.encode(ours), self._owner,
-                self._durability)
+        temp = self.control_dir / f"{KEYWORDS_NAME}.dmf-tmp"
+        write_new(temp, keywords.encode(ours), self._owner, durability)
+        return temp
 
     def _rename_flags(self, found: MessageFile, new_name: str) -> None:
         old_path = self.mail_dir / found.subdir / found.name

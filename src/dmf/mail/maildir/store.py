@@ -53,6 +53,7 @@ class MaildirStorage:
         self.durability = durability
         self.separator = layout.separator
         self._open: dict[str, MaildirMailbox] = {}
+        self._unsettled: set[Path] = set()  # directories whose last changes await close()
         self._raw_dirs: dict[str, Path] = {}  # names listed from dirs that are not mUTF-7
 
     # ------------------------------------------------------------------ helpers
@@ -63,6 +64,11 @@ class MaildirStorage:
         with _uidvalidity_lock:
             _last_uidvalidity = max(int(time.time()), _last_uidvalidity + 1)
             return _last_uidvalidity
+
+    def settle_later(self, directory: Path) -> None:
+        """A change in `directory` that must be durable by close(), not at once: a run's
+        commits then share one syncfs instead of an fsync each."""
+        self._unsettled.add(directory)
 
     def forget(self, name: str, mailbox: MaildirMailbox) -> None:
         if self._open.get(name) is mailbox:
@@ -132,9 +138,10 @@ class MaildirStorage:
             header = uidlist.UidList(uidvalidity or self.new_uidvalidity(), 1,
                                      guid or new_guid())
             replace(control_dir / UIDLIST_NAME, uidlist.encode(header), self.owner,
-                    self.durability)
+                    self.durability, sync_directory=False)
         except OSError as exc:
             raise os_error(exc, mail_dir) from None
+        self._unsettled.update((control_dir, mail_dir.parent))
         return self.mailbox(name)
 
     def _never_used(self, name: str) -> bool:
@@ -227,5 +234,14 @@ class MaildirStorage:
             yield
 
     def close(self) -> None:
+        """Drops uncommitted batches and makes every commit durable (see settle_later)."""
         for box in list(self._open.values()):
             box.close()
+        if self._unsettled:
+            # a mailbox deleted or renamed since has nothing left there to sync
+            directories = [os.fspath(path) for path in self._unsettled if path.is_dir()]
+            self._unsettled = set()
+            try:
+                self.durability.many(self.layout.root, directories)
+            except OSError as exc:
+                raise os_error(exc, self.layout.root) from None
