@@ -3,12 +3,12 @@ batched writes that become durable together at commit().
 
 Commit order, so that a crash never leaves a dovecot-uidlist entry for a file that is not on
 disk and a re-run never duplicates: bodies are already written, in unnamed files held open or in
-tmp/ as `dmf.<final name>` (bodies.py). Under dovecot-uidlist.lock the new uidlist (and dovecot-
-keywords when new keywords came) is written to a temp file; one syncfs flushes the bodies and
-those files together; the uidlist temp is renamed to `dovecot-uidlist.dmf-pending` (and the
-keywords into place) and the control directory fsynced; bodies are linked or renamed into new/
-or cur/, flag renames and unlinks are done, the directories they changed fsynced; then the
-pending file is renamed over dovecot-uidlist and the lock released. That last rename is made
+tmp/ as `dmf.<final name>` (bodies.py). Under dovecot-uidlist.lock the new uidlist (and
+dovecot-keywords when new keywords came) is written to a temp file; one syncfs flushes the
+bodies and those files together; the uidlist temp is renamed to `dovecot-uidlist.dmf-pending`
+(and the keywords into place) and the control directory fsynced; bodies are linked or renamed
+into new/ or cur/, flag renames and unlinks are done, the directories they changed fsynced; then
+the pending file is renamed over dovecot-uidlist and the lock released. That last rename is made
 durable when the store closes (one syncfs for every commit of the run; a crash before that may
 leave the pending file, which is finished as below). If a run dies in between, the next scan
 finds the pending file and finishes the commit: what reached new/ or cur/ or is still in tmp/
