@@ -9,7 +9,6 @@ the no-change re-run must not pay for it.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, TextIO
 
@@ -26,6 +25,8 @@ def event_payload(result: MailboxResult, display: str) -> dict[str, Any]:
 
 
 def event_line(user: str, result: MailboxResult, display: str) -> str:
+    import json  # events are printed with -v or -D only: start-up is spared it otherwise
+
     return f"dsync({user}): Info: {EVENT_TAG} {json.dumps(event_payload(result, display))}"
 
 

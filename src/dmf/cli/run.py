@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import functools
 import sys
-import traceback
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -71,6 +70,8 @@ def report(exc: BaseException, *, prefix: str | None = None, debug: bool = False
     sys.stderr.write(error_line(exc, prefix) + "\n")
     code = exit_code_of(exc)
     if debug and code == EXIT_FAILURE:
+        import traceback  # only for a bug: start-up is spared it
+
         traceback.print_exception(exc, file=sys.stderr)
     return code
 

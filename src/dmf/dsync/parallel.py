@@ -35,7 +35,6 @@ import socket
 import struct
 import sys
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -291,6 +290,8 @@ def _child(parent: int, items: Sequence[T], work: Work[T, R], connection: Channe
             outcome = work(Link(items, connection, reporter, board), reporter)
         except BaseException as exc:  # noqa: BLE001 - it goes to the parent, which raises it
             if not isinstance(exc, DmfError):  # a bug: -D shows where it happened
+                import traceback  # only for a bug: start-up is spared it
+
                 exc.add_note("in a sync process:\n" + "".join(traceback.format_exception(exc)))
             outcome = _sendable(exc)
         reporter.flush()

@@ -8,13 +8,17 @@ different on-disk names the same mailbox name and lose one of them in a sync.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 
 from dmf.errors import NotPossibleError
 
 _TOKEN = re.compile(r"&([A-Za-z0-9+,]*)-|([\x20-\x25\x27-\x7e]+)")
+
+
+def _base64(raw: bytes) -> str:
+    """Modified base64: `,` for `/`, no padding (binascii, not the base64 module: start-up)."""
+    return binascii.b2a_base64(raw, newline=False).rstrip(b"=").decode("ascii").replace("/", ",")
 
 
 def _is_direct(char: str) -> bool:
@@ -29,8 +33,7 @@ def encode(name: str) -> str:
     def flush() -> None:
         if shifted:
             raw = "".join(shifted).encode("utf-16-be", "surrogatepass")
-            out.append("&" + base64.b64encode(raw).rstrip(b"=").decode("ascii").replace("/", ",")
-                       + "-")
+            out.append("&" + _base64(raw) + "-")
             shifted.clear()
 
     for char in name:
@@ -48,10 +51,10 @@ def _decode_shift(digits: str, name: str) -> str:
         return "&"
     padded = digits.replace(",", "/") + "=" * (-len(digits) % 4)
     try:
-        raw = base64.b64decode(padded, validate=True)
+        raw = binascii.a2b_base64(padded, strict_mode=True)
     except binascii.Error as exc:
         raise NotPossibleError(f"invalid modified UTF-7 mailbox name {name!r}: {exc}") from None
-    if len(raw) % 2 or base64.b64encode(raw).rstrip(b"=").decode().replace("/", ",") != digits:
+    if len(raw) % 2 or _base64(raw) != digits:
         raise NotPossibleError(f"invalid modified UTF-7 mailbox name {name!r}: non-canonical "
                                "base64")
     try:

@@ -9,7 +9,6 @@ crash never leaves half a mailbox visible.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -194,6 +193,8 @@ class MaildirStorage:
             raise NotFoundError(f"mailbox {name} does not exist", scope=Scope.MAILBOX)
         if name in self._open:
             self._open[name].close()
+        import shutil  # here: its compression modules cost start-up that only deletions need
+
         try:
             has_children = self.layout.fs_layout and any(
                 entry.is_dir() and entry.name not in ("cur", "new", "tmp")
