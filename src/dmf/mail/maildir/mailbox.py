@@ -503,12 +503,12 @@ class MaildirMailbox:
             uidlist_temp = control / "dovecot-uidlist.tmp"
             write_new(uidlist_temp, uidlist.encode(current), self._owner, control_sync)
             written[uidlist_temp] = control / PENDING_NAME
-            if batch.saves:
-                self._durability.many(self.mail_dir / "tmp", (
-                    *(batch.unnamed[uid] if uid in batch.unnamed else self._tmp + found.name
-                      for uid, found in batch.saves.items()),
-                    *map(os.fspath, written)))
             try:
+                if batch.saves:
+                    self._durability.many(self.mail_dir / "tmp", (
+                        *(batch.unnamed[uid] if uid in batch.unnamed else self._tmp + found.name
+                          for uid, found in batch.saves.items()),
+                        *map(os.fspath, written)))
                 for temp, final in written.items():
                     os.rename(temp, final)
                 self._durability.directory(control)
