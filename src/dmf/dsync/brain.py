@@ -30,8 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext, suppress
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from dmf.dsync import apply, mailbox_parts
 from dmf.dsync.masks import MailboxSelection
@@ -48,19 +47,23 @@ if TYPE_CHECKING:  # the -s state's codec, and parallel runs, are imported only 
     from dmf.dsync.state import SyncState
 
 
-@dataclass
 class _MailboxWork:
     """One source mailbox and its destination twin for the length of a run."""
 
-    source_meta: MailboxMeta
-    dest_meta: MailboxMeta
-    result: MailboxResult
-    source_box: Mailbox | None = None
-    dest_box: Mailbox | None = None
-    dest_messages: list[MessageMeta] | None = None  # listed: the mailbox is to be synced
-    source_count: int | None = None
-    plan: MailboxPlan | None = None
-    failed: bool = False
+    __slots__ = ("source_meta", "dest_meta", "result", "source_box", "dest_box",
+                 "dest_messages", "source_count", "plan", "failed")
+
+    def __init__(self, source_meta: MailboxMeta, dest_meta: MailboxMeta,
+                 result: MailboxResult) -> None:
+        self.source_meta = source_meta
+        self.dest_meta = dest_meta
+        self.result = result
+        self.source_box: Mailbox | None = None
+        self.dest_box: Mailbox | None = None
+        self.dest_messages: list[MessageMeta] | None = None  # listed: to be synced
+        self.source_count: int | None = None
+        self.plan: MailboxPlan | None = None
+        self.failed = False
 
 
 # A run that may touch fewer messages than this stays in one process: forking and the replies
@@ -68,8 +71,7 @@ class _MailboxWork:
 MIN_PARALLEL_MESSAGES = 500
 
 
-@dataclass(slots=True)
-class _ShareOutcome:
+class _ShareOutcome(NamedTuple):
     """What a child process hands back after both steps over the mailboxes it took: per
     mailbox its result, whether it failed and its source's message count."""
 
@@ -78,26 +80,24 @@ class _ShareOutcome:
     perfect: bool
 
 
-@dataclass
 class _Run:
-    source: Storage
-    dest: Storage
-    options: SyncOptions
-    reporter: SyncReporter
-    previous: SyncState | None
-    selection: MailboxSelection = field(init=False)
-    results: dict[str, MailboxResult] = field(default_factory=dict)
-    deleted: list[MailboxResult] = field(default_factory=list)
-    errors: list[DmfError] = field(default_factory=list)
-    warned: set[tuple[str, str]] = field(default_factory=set)
-    dest_boxes: dict[str, Mailbox] = field(default_factory=dict)
-    held: dict[str, LocalCopy] = field(default_factory=dict)  # GUID -> a destination copy
-    perfect: bool = True
-    shared: list[_MailboxWork] = field(default_factory=list)  # the mailboxes processes share
-    link: Link[_MailboxWork] | None = None  # in a forked process: its requests to the parent
-
-    def __post_init__(self) -> None:
-        self.selection = MailboxSelection.from_options(self.options)
+    def __init__(self, source: Storage, dest: Storage, options: SyncOptions,
+                 reporter: SyncReporter, previous: SyncState | None) -> None:
+        self.source = source
+        self.dest = dest
+        self.options = options
+        self.reporter = reporter
+        self.previous = previous
+        self.selection = MailboxSelection.from_options(options)
+        self.results: dict[str, MailboxResult] = {}
+        self.deleted: list[MailboxResult] = []
+        self.errors: list[DmfError] = []
+        self.warned: set[tuple[str, str]] = set()
+        self.dest_boxes: dict[str, Mailbox] = {}
+        self.held: dict[str, LocalCopy] = {}  # GUID -> a destination copy
+        self.perfect = True
+        self.shared: list[_MailboxWork] = []  # the mailboxes processes share
+        self.link: Link[_MailboxWork] | None = None  # in a forked process: its parent link
 
     # -- bookkeeping --------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ engine, so the engine never sees argv and the CLI never sees plans."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from dmf.errors import EXIT_NOT_PERFECT, EXIT_OK
@@ -32,26 +31,35 @@ class SyncOptions(NamedTuple):
     processes: int = 1  # mailboxes written by this many processes at once (dmf_sync_processes)
 
 
-@dataclass(slots=True)
 class MailboxResult:
-    """One mailbox's outcome; also the payload of its structured event line."""
+    """One mailbox's outcome, counted as the run goes; also the payload of its structured
+    event line."""
 
-    name: str
-    saved: int = 0
-    expunged: int = 0
-    flag_changes: int = 0
-    bytes_saved: int = 0
-    created: bool = False
-    deleted: bool = False
-    errors: list[str] = field(default_factory=list)
+    __slots__ = ("name", "saved", "expunged", "flag_changes", "bytes_saved", "created",
+                 "deleted", "errors")
+
+    def __init__(self, name: str, saved: int = 0, expunged: int = 0, flag_changes: int = 0,
+                 bytes_saved: int = 0, created: bool = False, deleted: bool = False,
+                 errors: list[str] | None = None) -> None:
+        self.name = name
+        self.saved = saved
+        self.expunged = expunged
+        self.flag_changes = flag_changes
+        self.bytes_saved = bytes_saved
+        self.created = created
+        self.deleted = deleted
+        self.errors: list[str] = [] if errors is None else errors
 
 
-@dataclass(slots=True)
 class SyncResult:
-    mailboxes: list[MailboxResult] = field(default_factory=list)
-    new_state: str | None = None
-    perfect: bool = True  # False: done without errors but something must be synced again
-    seconds: float = 0.0
+    __slots__ = ("mailboxes", "new_state", "perfect", "seconds")
+
+    def __init__(self, mailboxes: list[MailboxResult] | None = None, perfect: bool = True,
+                 seconds: float = 0.0) -> None:
+        self.mailboxes: list[MailboxResult] = [] if mailboxes is None else mailboxes
+        self.new_state: str | None = None
+        self.perfect = perfect  # False: done without errors but something must be synced again
+        self.seconds = seconds
 
     @property
     def exit_code(self) -> int:

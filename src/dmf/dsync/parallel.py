@@ -37,7 +37,6 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
 
 from dmf.dsync.options import MailboxResult
@@ -270,13 +269,15 @@ def _sendable(exc: BaseException) -> BaseException:
 Work = Callable[[Link[T], SyncReporter], R]
 
 
-@dataclass
 class Share(Generic[T, R]):
     """What one child did: the items it took, in order, and its outcome (or the exception
     that ended it, or a TemporaryError if it was lost)."""
 
-    items: list[T] = field(default_factory=list)
-    outcome: R | BaseException | None = None
+    __slots__ = ("items", "outcome")
+
+    def __init__(self) -> None:
+        self.items: list[T] = []
+        self.outcome: R | BaseException | None = None
 
 
 def _child(parent: int, items: Sequence[T], work: Work[T, R], connection: Channel,
@@ -311,14 +312,16 @@ def _lost(status: int) -> TemporaryError:
                           "run again", scope=Scope.MAILBOX)
 
 
-@dataclass
 class _PartState:
-    payload: Any
-    poster: int  # the channel fd of the child that posted it
-    taker: int | None = None
-    delivered: PartResult | None = None
-    lost: bool = False
-    awaited: bool = False
+    __slots__ = ("payload", "poster", "taker", "delivered", "lost", "awaited")
+
+    def __init__(self, payload: Any, poster: int) -> None:
+        self.payload = payload
+        self.poster = poster  # the channel fd of the child that posted it
+        self.taker: int | None = None
+        self.delivered: PartResult | None = None
+        self.lost = False
+        self.awaited = False
 
 
 # (poster's channel fd, what to answer it: the delivery, or None for a lost part)

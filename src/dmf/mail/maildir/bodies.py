@@ -16,8 +16,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from dmf.mail.maildir.atomic import discard, os_error
 from dmf.mail.maildir.ownership import Owner
@@ -33,8 +32,7 @@ _NO_UNNAMED_ERRNOS = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
 _NO_SENDFILE_ERRNOS = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
 
 
-@dataclass(slots=True)
-class Written:
+class Written(NamedTuple):
     size: int
     vsize: int | None
     fd: int | None  # the unnamed file holding the body; None: the body is at its tmp/ name

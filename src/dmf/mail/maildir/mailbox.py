@@ -34,7 +34,6 @@ import functools
 import os
 import time
 from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -63,16 +62,21 @@ PENDING_NAME = "dovecot-uidlist.dmf-pending"
 KEYWORDS_NAME = "dovecot-keywords"
 
 
-@dataclass(slots=True)
 class _Batch:
-    saves: dict[int, MessageFile] = field(default_factory=dict)  # uid -> place after commit
-    unnamed: dict[int, int] = field(default_factory=dict)  # uid -> fd of its unnamed body;
-    # saves not in it wait in tmp/ as dmf.<their name>
-    auto_uids: set[int] = field(default_factory=set)  # saves whose UID we chose, not the caller
-    renames: dict[int, str] = field(default_factory=dict)  # uid -> new filename, same subdir
-    expunged: dict[int, MessageFile] = field(default_factory=dict)
-    uid_state: bool = False
-    keywords: bool = False
+    """The changes of one mailbox waiting for its next commit."""
+
+    __slots__ = ("saves", "unnamed", "auto_uids", "renames", "expunged", "uid_state",
+                 "keywords")
+
+    def __init__(self) -> None:
+        self.saves: dict[int, MessageFile] = {}  # uid -> place after commit
+        # uid -> fd of its unnamed body; saves not in it wait in tmp/ as dmf.<their name>
+        self.unnamed: dict[int, int] = {}
+        self.auto_uids: set[int] = set()  # saves whose UID we chose, not the caller
+        self.renames: dict[int, str] = {}  # uid -> new filename, same subdir
+        self.expunged: dict[int, MessageFile] = {}
+        self.uid_state = False
+        self.keywords = False
 
     def __bool__(self) -> bool:
         return bool(self.saves or self.renames or self.expunged or self.uid_state

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from dmf.mail.durability import Durability
 from dmf.mail.maildir import filenames, uidlist
@@ -21,14 +21,17 @@ from dmf.mail.maildir.uidlist import UidList
 STALE_TMP_SECONDS = 36 * 3600  # Dovecot's MAILDIR_TMP_DELETE_SECS
 
 
-@dataclass(slots=True)
 class MessageFile:
-    subdir: str  # "new" or "cur"
-    name: str  # no DirEntry kept: its cached stat costs ~600 bytes a message for a whole run
+    """Where a message's file is; its name changes with its flags."""
+
+    __slots__ = ("subdir", "name")  # no DirEntry kept: its stat costs ~600 bytes a message
+
+    def __init__(self, subdir: str, name: str) -> None:
+        self.subdir = subdir  # "new" or "cur"
+        self.name = name
 
 
-@dataclass(slots=True)
-class Match:
+class Match(NamedTuple):
     files: dict[int, MessageFile]  # UID -> file, for every message on disk
     unlisted: list[int]  # UIDs just given to files the uidlist did not know
     changed: bool  # the uidlist needs writing (new files, or records without a file)

@@ -15,7 +15,6 @@ administrator decides (delete the file to let Dovecot or dmf renumber), nothing 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -25,23 +24,53 @@ MAX_UID = 0xFFFFFFFE
 _NO_FIELDS: Mapping[str, str] = MappingProxyType({})  # shared by the many records without any
 
 
-@dataclass(slots=True)
 class UidRecord:
-    uid: int
-    basename: str  # the filename up to ":" (Dovecot's "base filename")
-    fields: Mapping[str, str] = field(default_factory=dict)  # one-letter key -> value
-    # its line after the UID, kept once encoded: every commit rewrites the whole file, and a
-    # mailbox of thousands of messages is committed in many batches
-    encoded: str = field(default="", compare=False, repr=False)
+    """One message's line; equal to another with the same UID, basename and fields."""
+
+    __slots__ = ("uid", "basename", "fields", "encoded")
+
+    def __init__(self, uid: int, basename: str, fields: Mapping[str, str] | None = None,
+                 encoded: str = "") -> None:
+        self.uid = uid
+        self.basename = basename  # the filename up to ":" (Dovecot's "base filename")
+        self.fields: Mapping[str, str] = {} if fields is None else fields  # key letter -> value
+        # its line after the UID, kept once encoded: every commit rewrites the whole file, and
+        # a mailbox of thousands of messages is committed in many batches
+        self.encoded = encoded
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UidRecord):
+            return NotImplemented
+        return (self.uid, self.basename, self.fields) == (other.uid, other.basename,
+                                                          other.fields)
+
+    def __repr__(self) -> str:
+        return f"UidRecord({self.uid!r}, {self.basename!r}, {dict(self.fields)!r})"
 
 
-@dataclass(slots=True)
 class UidList:
-    uidvalidity: int
-    nextuid: int
-    guid: str  # 32 lowercase hex digits
-    records: dict[int, UidRecord] = field(default_factory=dict)  # ascending UID order
-    header_extra: list[str] = field(default_factory=list)  # unknown header fields, verbatim
+    """A parsed dovecot-uidlist."""
+
+    __slots__ = ("uidvalidity", "nextuid", "guid", "records", "header_extra")
+
+    def __init__(self, uidvalidity: int, nextuid: int, guid: str,
+                 records: dict[int, UidRecord] | None = None,
+                 header_extra: list[str] | None = None) -> None:
+        self.uidvalidity = uidvalidity
+        self.nextuid = nextuid
+        self.guid = guid  # 32 lowercase hex digits
+        self.records: dict[int, UidRecord] = {} if records is None else records  # by UID
+        self.header_extra: list[str] = [] if header_extra is None else header_extra  # verbatim
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UidList):
+            return NotImplemented
+        return (self.uidvalidity, self.nextuid, self.guid, self.records, self.header_extra) \
+            == (other.uidvalidity, other.nextuid, other.guid, other.records, other.header_extra)
+
+    def __repr__(self) -> str:
+        return (f"UidList({self.uidvalidity!r}, {self.nextuid!r}, {self.guid!r}, "
+                f"{self.records!r}, {self.header_extra!r})")
 
 
 class UidListHeader(NamedTuple):
