@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import errno
+from argparse import Namespace
 
-import click
 import pytest
-from click.testing import CliRunner
 
 from dmf.cli.context import GlobalOptions
 from dmf.cli.run import error_line, exit_code_of, guarded
@@ -43,26 +42,15 @@ def test_error_lines_are_single_lines_in_doveadm_style() -> None:
     assert error_line(KeyError("k")) == "Error: KeyError: 'k'"
 
 
-@click.group()
-@click.option("-D", "debug", is_flag=True)
-@click.pass_context
-def _root(ctx: click.Context, debug: bool) -> None:
-    ctx.obj = GlobalOptions(debug=debug)
-
-
-@_root.command("fail")
-@click.option("--kind")
 @guarded
-def _failing(kind: str) -> None:
-    raise {"config": ConfigError("bad setting"), "bug": ZeroDivisionError("oops")}[kind]
+def _failing(options: GlobalOptions, args: Namespace) -> int:
+    raise {"config": ConfigError("bad setting"), "bug": ZeroDivisionError("oops")}[args.kind]
 
 
-def test_guarded_prints_one_line_and_traceback_only_under_debug() -> None:
-    runner = CliRunner()
-    quiet = runner.invoke(_root, ["fail", "--kind", "bug"])
-    assert quiet.exit_code == 1
-    assert quiet.stderr == "Error: ZeroDivisionError: oops\n"
-    loud = runner.invoke(_root, ["-D", "fail", "--kind", "bug"])
-    assert loud.exit_code == 1 and "Traceback" in loud.stderr
-    config = runner.invoke(_root, ["-D", "fail", "--kind", "config"])
-    assert (config.exit_code, config.stderr) == (78, "Error: bad setting\n")
+def test_guarded_prints_one_line_and_traceback_only_under_debug(capsys) -> None:
+    assert _failing(GlobalOptions(), Namespace(kind="bug")) == 1
+    assert capsys.readouterr().err == "Error: ZeroDivisionError: oops\n"
+    assert _failing(GlobalOptions(debug=True), Namespace(kind="bug")) == 1
+    assert "Traceback" in capsys.readouterr().err
+    assert _failing(GlobalOptions(debug=True), Namespace(kind="config")) == 78
+    assert capsys.readouterr().err == "Error: bad setting\n"

@@ -4,16 +4,14 @@ the target is the part before the slash."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-import click
+from argparse import Namespace
+from typing import Any
 
 from dmf.cli.context import GlobalOptions
-from dmf.cli.jobs import print_rows, scheduler_options
+from dmf.cli.jobs import add_scheduler_options, connect, print_rows
+from dmf.cli.parsing import Parser, add_command, int_range
 from dmf.cli.run import guarded
-
-if TYPE_CHECKING:
-    from dmf.api.client import SchedulerClient
+from dmf.errors import UsageError
 
 BACKEND_COLUMNS = ("name", "status", "threads", "maxThreads", "initialState", "command",
                    "updated", "heartbeat")
@@ -23,7 +21,7 @@ STATUS_NAMES = {0: "STOPPED", 1: "STARTED", 2: "PAUSED", 3: "STOPPING"}
 def _target_of(name: str) -> str:
     target, slash, memberid = name.partition("/")
     if not slash or not target or not memberid:
-        raise click.UsageError(f"backend {name!r}: expected target/memberid, e.g. cloud/1")
+        raise UsageError(f"backend {name!r}: expected target/memberid, e.g. cloud/1")
     return target
 
 
@@ -33,44 +31,61 @@ def _shown(backend: dict[str, Any]) -> dict[str, Any]:
                                              backend["initialState"])}
 
 
-@click.group("backends")
-def backends() -> None:
-    """Watch and steer the workers registered with the scheduler."""
+def configure(parser: Parser) -> None:
+    parser.description = "Watch and steer the workers registered with the scheduler."
+    commands = parser.add_commands()
+    command = add_command(commands, "list", list_backends)
+    command.add_argument("-t", "--target", default="default", help="(default: default)")
+    add_scheduler_options(command)
+    for name, run in (("pause", pause), ("start", start), ("stop", stop)):
+        command = add_command(commands, name, run)
+        command.add_argument("name", metavar="NAME")
+        add_scheduler_options(command)
+    command = add_command(commands, "set-max", set_max)
+    command.add_argument("name", metavar="NAME")
+    command.add_argument("max_threads", type=int_range(0, 100_000), metavar="MAX_THREADS")
+    add_scheduler_options(command)
 
 
-@backends.command("list")
-@click.option("-t", "--target", default="default", show_default=True)
-@scheduler_options
-@click.pass_obj
 @guarded
-def list_backends(options: GlobalOptions | None, client: SchedulerClient, target: str) -> None:
+def list_backends(options: GlobalOptions, args: Namespace) -> int:
     """The target's workers with their state, running jobs and max threads."""
-    print_rows(options, BACKEND_COLUMNS, [_shown(b) for b in client.list_backends(target)])
+    with connect(args) as client:
+        backends = client.list_backends(args.target)
+    print_rows(options, BACKEND_COLUMNS, [_shown(b) for b in backends])
+    return 0
 
 
-def _command(order: str, help_text: str) -> click.Command:
-    @click.argument("name")
-    @scheduler_options
-    @guarded
-    def send(client: SchedulerClient, name: str) -> None:
-        backend = client.patch_backend(_target_of(name), name, command=order)
-        click.echo(f"{backend['name']}\t{order} sent")
-
-    send.__doc__ = help_text
-    return backends.command(order.lower())(send)
+def _send(args: Namespace, order: str) -> int:
+    with connect(args) as client:
+        backend = client.patch_backend(_target_of(args.name), args.name, command=order)
+    print(f"{backend['name']}\t{order} sent", flush=True)
+    return 0
 
 
-_command("PAUSE", "Stop taking new jobs; running jobs go on.")
-_command("START", "Take jobs again.")
-_command("STOP", "Stop taking jobs and shut the worker down once its jobs end.")
-
-
-@backends.command("set-max")
-@click.argument("name")
-@click.argument("max_threads", type=click.IntRange(0, 100_000))
-@scheduler_options
 @guarded
-def set_max(client: SchedulerClient, name: str, max_threads: int) -> None:
+def pause(options: GlobalOptions, args: Namespace) -> int:
+    """Stop taking new jobs; running jobs go on."""
+    return _send(args, "PAUSE")
+
+
+@guarded
+def start(options: GlobalOptions, args: Namespace) -> int:
+    """Take jobs again."""
+    return _send(args, "START")
+
+
+@guarded
+def stop(options: GlobalOptions, args: Namespace) -> int:
+    """Stop taking jobs and shut the worker down once its jobs end."""
+    return _send(args, "STOP")
+
+
+@guarded
+def set_max(options: GlobalOptions, args: Namespace) -> int:
     """Change how many jobs the worker runs at once."""
-    backend = client.patch_backend(_target_of(name), name, maxThreads=max_threads)
-    click.echo(f"{backend['name']}\tmaxThreads {backend['maxThreads']}")
+    with connect(args) as client:
+        backend = client.patch_backend(_target_of(args.name), args.name,
+                                       maxThreads=args.max_threads)
+    print(f"{backend['name']}\tmaxThreads {backend['maxThreads']}", flush=True)
+    return 0

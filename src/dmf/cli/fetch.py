@@ -10,17 +10,18 @@ from __future__ import annotations
 import io
 import sys
 import time
+from argparse import Namespace
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import click
-
 from dmf.cli import mailbox_masks
+from dmf.cli.context import GlobalOptions
 from dmf.cli.formatters import Column, make_printer
 from dmf.cli.mail_user import MailUser
-from dmf.cli.mailbox import user_column, user_options
+from dmf.cli.mailbox import add_user_options, user_column
 from dmf.cli.message_dates import save_date
+from dmf.cli.parsing import Parser
 from dmf.cli.run import guarded, report
 from dmf.cli.session import display_name, open_user_store, print_per_user, start
 from dmf.cli.sizes import virtual_size
@@ -223,19 +224,22 @@ def _message_part(item: FetchSubject, name: str) -> str:
     return part.replace(b"\r\n", b"\n").decode("utf-8", "replace")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@user_options
-@click.argument("fields")
-@click.argument("query", nargs=-1, required=True)
-@click.pass_context
+def configure(parser: Parser) -> None:
+    parser.description = fetch.__doc__
+    add_user_options(parser)
+    parser.add_argument("fields", metavar="FIELDS")
+    parser.add_argument("query", nargs="+", metavar="QUERY")
+    parser.set_defaults(run=fetch)
+
+
 @guarded
-def fetch(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
-          fields: str, query: tuple[str, ...]) -> None:
+def fetch(options: GlobalOptions, args: Namespace) -> int:
     """Print FIELDS ("uid guid flags date.received size.physical hdr.message-id ...") of the
     messages matching QUERY (e.g. mailbox INBOX)."""
-    session = start(ctx)
-    names = parse_fields(fields)
-    search = parse_query(query)
+    all_users, users_file = args.all_users, args.users_file
+    session = start(options)
+    names = parse_fields(args.fields)
+    search = parse_query(args.query)
     with_user = bool(all_users or users_file)
     columns = user_column(all_users, users_file) + [Column(n) for n in names]
     printer = make_printer(session.options.formatter or "pager", columns, sys.stdout)
@@ -268,5 +272,5 @@ def fetch(ctx: click.Context, user: str | None, all_users: bool, users_file: str
             storage.close()
         return exit_code
 
-    print_per_user(ctx, session, printer, user=user, all_users=all_users,
-                   users_file=users_file, run=run)
+    return print_per_user(session, printer, user=args.user, all_users=all_users,
+                          users_file=users_file, run=run)

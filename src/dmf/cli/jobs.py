@@ -8,23 +8,20 @@ source password (`--source-password-file`, `-` for stdin).
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from argparse import Namespace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import click
+from typing import TYPE_CHECKING, Any
 
 from dmf.cli.context import GlobalOptions
+from dmf.cli.parsing import Parser, add_command, file_path, int_range
 from dmf.cli.run import guarded
+from dmf.errors import DmfError, UsageError
 
 if TYPE_CHECKING:
     from dmf.api.client import SchedulerClient
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 PHASES = ("pre-sync", "cutover")
@@ -39,45 +36,53 @@ def _read_secret(path: str) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def scheduler_options(command: F) -> F:
-    """The connection options every scheduler client command takes; passes `client`."""
-
-    @click.option("--url", envvar="DMF_SCHEDULER_URL", default=DEFAULT_URL,
-                  show_default=True, help="Scheduler base URL [env DMF_SCHEDULER_URL].")
-    @click.option("--user", envvar="DMF_SCHEDULER_USER",
-                  help="Admin user (http.admin.username) [env DMF_SCHEDULER_USER].")
-    @click.option("--password-file", type=click.Path(dir_okay=False, allow_dash=True),
-                  help="File holding the admin password (- for stdin); otherwise "
-                       "DMF_SCHEDULER_PASSWORD or a prompt.")
-    @click.option("--cacert", envvar="DMF_SCHEDULER_CACERT",
-                  type=click.Path(dir_okay=False, exists=True),
-                  help="PEM CA bundle that signed the scheduler's certificate.")
-    @functools.wraps(command)
-    def wrapper(*args: Any, url: str, user: str | None, password_file: str | None,
-                cacert: str | None, **kwargs: Any) -> Any:
-        from dmf.api.client import SchedulerClient, SchedulerEndpoint
-
-        password = None
-        if user is not None:
-            if password_file is not None:
-                password = _read_secret(password_file)
-            else:
-                password = os.environ.get("DMF_SCHEDULER_PASSWORD") \
-                    or click.prompt(f"Password for {user}", hide_input=True, err=True)
-        with SchedulerClient(SchedulerEndpoint(url, user, password, cacert)) as client:
-            return command(*args, client=client, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+def add_scheduler_options(parser: Parser) -> None:
+    """The connection options every scheduler client command takes, read by `connect`."""
+    environ = os.environ
+    parser.add_argument("--url", default=environ.get("DMF_SCHEDULER_URL") or DEFAULT_URL,
+                        help="Scheduler base URL [env DMF_SCHEDULER_URL] "
+                             f"(default: {DEFAULT_URL}).")
+    parser.add_argument("--user", default=environ.get("DMF_SCHEDULER_USER") or None,
+                        help="Admin user (http.admin.username) [env DMF_SCHEDULER_USER].")
+    parser.add_argument("--password-file", type=file_path(allow_dash=True),
+                        help="File holding the admin password (- for stdin); otherwise "
+                             "DMF_SCHEDULER_PASSWORD or a prompt.")
+    parser.add_argument("--cacert", default=environ.get("DMF_SCHEDULER_CACERT") or None,
+                        type=file_path(exists=True),
+                        help="PEM CA bundle that signed the scheduler's certificate.")
 
 
-def print_rows(options: GlobalOptions | None, columns: tuple[str, ...],
+def connect(args: Namespace) -> SchedulerClient:
+    """The client of the options of `add_scheduler_options`, asking for the password last."""
+    from dmf.api.client import SchedulerClient, SchedulerEndpoint
+
+    password = None
+    if args.user is not None:
+        if args.password_file is not None:
+            password = _read_secret(args.password_file)
+        else:
+            password = os.environ.get("DMF_SCHEDULER_PASSWORD") or _prompt_password(args.user)
+    return SchedulerClient(SchedulerEndpoint(args.url, args.user, password, args.cacert))
+
+
+def _prompt_password(user: str) -> str:
+    """On the terminal, unechoed; from stdin when there is no terminal (a script's pipe)."""
+    import getpass
+
+    try:
+        return getpass.getpass(f"Password for {user}: ", stream=sys.stderr)
+    except EOFError:
+        raise DmfError(f"Password for {user}: no input") from None
+
+
+def print_rows(options: GlobalOptions, columns: tuple[str, ...],
                rows: list[dict[str, Any]]) -> None:
     """Listings in the global `-f` format (default `table`; `json` prints the objects)."""
     from dmf.cli.formatters import Column, make_printer
 
-    kind = (options.formatter if options else None) or "table"
+    kind = options.formatter or "table"
     if kind == "json":
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(json.dumps(rows, indent=2, ensure_ascii=False), flush=True)
         return
     printer = make_printer(kind, [Column(c) for c in columns], sys.stdout)
     for row in rows:
@@ -85,110 +90,113 @@ def print_rows(options: GlobalOptions | None, columns: tuple[str, ...],
     printer.flush()
 
 
-@click.group("jobs")
-def jobs() -> None:
-    """Submit and manage migration jobs on the scheduler."""
+def configure(parser: Parser) -> None:
+    parser.description = "Submit and manage migration jobs on the scheduler."
+    commands = parser.add_commands()
+    command = add_command(commands, "submit", submit)
+    add = command.add_argument
+    add("-t", "--target", default="default", help="(default: default)")
+    add("-u", "--uid", help="The user's name on the target.")
+    add("--source", help="The source platform's name.")
+    add("--ruid", help="The user's name on the source (default: uid).")
+    add("--email")
+    add("--source-host", help="A host registered for the source.")
+    add("--source-password-file", type=file_path(allow_dash=True),
+        help="File holding the user's source password (- for stdin).")
+    add("--imapcoptions")
+    add("--exclude")
+    add("--phase", choices=PHASES, default="pre-sync", help="(default: pre-sync)")
+    add("--priority", type=int, default=0, help="Higher runs first. (default: 0)")
+    add("--csv", dest="csv_file", type=file_path(exists=True),
+        help="Submit every row of a CSV instead (header: uid,source,... see the API).")
+    add_scheduler_options(command)
+
+    command = add_command(commands, "list", list_jobs)
+    add = command.add_argument
+    add("-t", "--target")
+    add("--status", dest="statuses", action="append", default=[], choices=STATUSES,
+        help="Repeatable.")
+    add("--phase", choices=PHASES)
+    add("--source")
+    add("-u", "--uid")
+    add("--backend")
+    add("--offset", type=int_range(0), default=0, help="(default: 0)")
+    add("--limit", type=int_range(1, 1000), default=100, help="(default: 100)")
+    add_scheduler_options(command)
+
+    command = add_command(commands, "show", show)
+    command.add_argument("job_id", type=int_range(1), metavar="JOB_ID")
+    add_scheduler_options(command)
+    for name, run in (("cancel", cancel), ("requeue", requeue)):
+        command = add_command(commands, name, run)
+        command.add_argument("job_ids", nargs="+", type=int_range(1), metavar="JOB_ID")
+        add_scheduler_options(command)
 
 
-@jobs.command("submit")
-@click.option("-t", "--target", default="default", show_default=True)
-@click.option("-u", "--uid", help="The user's name on the target.")
-@click.option("--source", help="The source platform's name.")
-@click.option("--ruid", help="The user's name on the source (default: uid).")
-@click.option("--email")
-@click.option("--source-host", help="A host registered for the source.")
-@click.option("--source-password-file", type=click.Path(dir_okay=False, allow_dash=True),
-              help="File holding the user's source password (- for stdin).")
-@click.option("--imapcoptions")
-@click.option("--exclude")
-@click.option("--phase", type=click.Choice(PHASES), default="pre-sync", show_default=True)
-@click.option("--priority", type=int, default=0, show_default=True,
-              help="Higher runs first.")
-@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Submit every row of a CSV instead (header: uid,source,... see the API).")
-@scheduler_options
 @guarded
-def submit(client: SchedulerClient, target: str, uid: str | None, source: str | None,
-           ruid: str | None, email: str | None, source_host: str | None,
-           source_password_file: str | None, imapcoptions: str | None, exclude: str | None,
-           phase: str, priority: int, csv_file: Path | None) -> None:
+def submit(options: GlobalOptions, args: Namespace) -> int:
     """Queue one user (-u and --source), or all users of a CSV (--csv); prints the job ids."""
-    if csv_file is not None:
-        if uid or source:
-            raise click.UsageError("--csv and -u/--source exclude each other")
-        result = client.submit_csv(csv_file, target)
-        click.echo("\n".join(str(job_id) for job_id in result["ids"]))
-        return
-    if not uid or not source:
-        raise click.UsageError("-u UID and --source SOURCE are required (or --csv FILE)")
-    submission: dict[str, Any] = {
-        "target": target, "uid": uid, "source": source, "ruid": ruid, "email": email,
-        "sourceHost": source_host, "imapcoptions": imapcoptions, "exclude": exclude,
-        "phase": phase, "priority": priority,
-    }
-    if source_password_file is not None:
-        submission["password"] = _read_secret(source_password_file)
-    job = client.submit_job({k: v for k, v in submission.items() if v is not None})
-    click.echo(job["id"])
+    with connect(args) as client:
+        if args.csv_file is not None:
+            if args.uid or args.source:
+                raise UsageError("--csv and -u/--source exclude each other")
+            result = client.submit_csv(Path(args.csv_file), args.target)
+            print("\n".join(str(job_id) for job_id in result["ids"]), flush=True)
+            return 0
+        if not args.uid or not args.source:
+            raise UsageError("-u UID and --source SOURCE are required (or --csv FILE)")
+        submission: dict[str, Any] = {
+            "target": args.target, "uid": args.uid, "source": args.source, "ruid": args.ruid,
+            "email": args.email, "sourceHost": args.source_host,
+            "imapcoptions": args.imapcoptions, "exclude": args.exclude, "phase": args.phase,
+            "priority": args.priority,
+        }
+        if args.source_password_file is not None:
+            submission["password"] = _read_secret(args.source_password_file)
+        job = client.submit_job({k: v for k, v in submission.items() if v is not None})
+    print(job["id"], flush=True)
+    return 0
 
 
-@jobs.command("list")
-@click.option("-t", "--target")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
-              help="Repeatable.")
-@click.option("--phase", type=click.Choice(PHASES))
-@click.option("--source")
-@click.option("-u", "--uid")
-@click.option("--backend")
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@scheduler_options
-@click.pass_obj
 @guarded
-def list_jobs(options: GlobalOptions | None, client: SchedulerClient, target: str | None,
-              statuses: tuple[str, ...], phase: str | None, source: str | None,
-              uid: str | None, backend: str | None, offset: int, limit: int) -> None:
+def list_jobs(options: GlobalOptions, args: Namespace) -> int:
     """List jobs, newest first; the total matching is printed on stderr."""
-    page = client.list_jobs({"target": target, "status": list(statuses), "phase": phase,
-                             "source": source, "uid": uid, "backend": backend,
-                             "offset": offset, "limit": limit})
+    with connect(args) as client:
+        page = client.list_jobs({"target": args.target, "status": args.statuses,
+                                 "phase": args.phase, "source": args.source, "uid": args.uid,
+                                 "backend": args.backend, "offset": args.offset,
+                                 "limit": args.limit})
     print_rows(options, JOB_COLUMNS, page["items"])
-    click.echo(f"{len(page['items'])} of {page['total']} jobs (offset {page['offset']})",
-               err=True)
+    print(f"{len(page['items'])} of {page['total']} jobs (offset {page['offset']})",
+          file=sys.stderr, flush=True)
+    return 0
 
 
-@jobs.command("show")
-@click.argument("job_id", type=click.IntRange(1))
-@scheduler_options
 @guarded
-def show(client: SchedulerClient, job_id: int) -> None:
+def show(options: GlobalOptions, args: Namespace) -> int:
     """Print one job with its details array as JSON."""
-    click.echo(json.dumps(client.get_job(job_id), indent=2, ensure_ascii=False))
+    with connect(args) as client:
+        job = client.get_job(args.job_id)
+    print(json.dumps(job, indent=2, ensure_ascii=False), flush=True)
+    return 0
 
 
-def _each_job(action: str) -> Callable[[SchedulerClient, tuple[int, ...]], None]:
-    def run(client: SchedulerClient, job_ids: tuple[int, ...]) -> None:
-        for job_id in job_ids:
+def _each_job(args: Namespace, action: str) -> int:
+    with connect(args) as client:
+        for job_id in args.job_ids:
             job = getattr(client, f"{action}_job")(job_id)
             cancelling = " (cancel requested)" if job.get("cancelRequested") else ""
-            click.echo(f"{job['id']}\t{job['status']}{cancelling}")
+            print(f"{job['id']}\t{job['status']}{cancelling}", flush=True)
+    return 0
 
-    return run
 
-
-@jobs.command("cancel")
-@click.argument("job_ids", nargs=-1, required=True, type=click.IntRange(1))
-@scheduler_options
 @guarded
-def cancel(client: SchedulerClient, job_ids: tuple[int, ...]) -> None:
+def cancel(options: GlobalOptions, args: Namespace) -> int:
     """Cancel queued jobs; running ones are stopped by their worker."""
-    _each_job("cancel")(client, job_ids)
+    return _each_job(args, "cancel")
 
 
-@jobs.command("requeue")
-@click.argument("job_ids", nargs=-1, required=True, type=click.IntRange(1))
-@scheduler_options
 @guarded
-def requeue(client: SchedulerClient, job_ids: tuple[int, ...]) -> None:
+def requeue(options: GlobalOptions, args: Namespace) -> int:
     """Queue finished jobs again."""
-    _each_job("requeue")(client, job_ids)
+    return _each_job(args, "requeue")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from argparse import Namespace
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple, ParamSpec, TypeVar
-
-import click
+from typing import NamedTuple
 
 from dmf.cli import mailbox_masks
+from dmf.cli.context import GlobalOptions
 from dmf.cli.formatters import Column, make_printer
 from dmf.cli.mail_user import MailUser
 from dmf.cli.message_dates import save_date
+from dmf.cli.parsing import Parser, add_command
 from dmf.cli.run import guarded, report
 from dmf.cli.session import (
     Session,
@@ -34,8 +35,6 @@ STATUS_FIELDS = ("messages", "recent", "uidnext", "uidvalidity", "unseen", "high
 TOTAL_FIELDS = frozenset({"messages", "recent", "unseen", "vsize"})  # what -t can sum
 PATH_TYPES = ("index", "control", "dir")  # Dovecot 2.3 has no `-t alt`
 _MESSAGE_FIELDS = frozenset({"messages", "unseen", "vsize"})  # need a pass over the messages
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def parse_status_fields(text: str, *, total: bool) -> tuple[str, ...]:
@@ -148,38 +147,47 @@ def filesystem_path(location: str, user: str, home: str | None, name: str,
     return layout.mail_dir(canonical)
 
 
-_USER_OPTIONS = (
-    click.option("-u", "user", metavar="USER", help="The user (default: $USER)."),
-    click.option("-A", "all_users", is_flag=True, help="Every user of the userdb."),
-    click.option("-F", "users_file", metavar="FILE",
-                 help="The users listed in FILE, one a line."),
-)
-
-
-def user_options(command: Callable[P, R]) -> Callable[P, R]:
+def add_user_options(parser: Parser) -> None:
     """doveadm's -u / -A / -F, shared by every inspection command."""
-    for option in reversed(_USER_OPTIONS):
-        command = option(command)
-    return command
+    parser.add_argument("-u", dest="user", metavar="USER", help="The user (default: $USER).")
+    parser.add_argument("-A", dest="all_users", action="store_true",
+                        help="Every user of the userdb.")
+    parser.add_argument("-F", dest="users_file", metavar="FILE",
+                        help="The users listed in FILE, one a line.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def mailbox() -> None:
-    """Inspect a user's mailboxes (doveadm mailbox ...)."""
+def configure(parser: Parser) -> None:
+    parser.description = "Inspect a user's mailboxes (doveadm mailbox ...)."
+    commands = parser.add_commands()
+    command = add_command(commands, "status", status)
+    add_user_options(command)
+    command.add_argument("-t", dest="total", action="store_true",
+                         help="Sum the fields over all matching mailboxes.")
+    command.add_argument("fields", metavar="FIELDS")
+    command.add_argument("masks", nargs="+", metavar="MASK")
+    command = add_command(commands, "list", list_)
+    add_user_options(command)
+    command.add_argument("-s", dest="subscribed", action="store_true",
+                         help="Only subscribed mailboxes.")
+    command.add_argument("-7", dest="mutf7", action="store_true",
+                         help="Names in modified UTF-7.")
+    command.add_argument("-8", dest="utf8", action="store_true",
+                         help="Names in UTF-8 (the default).")
+    command.add_argument("masks", nargs="*", metavar="MASK")
+    command = add_command(commands, "path", path)
+    add_user_options(command)
+    command.add_argument("-t", dest="path_type", choices=PATH_TYPES, default="index",
+                         help="Which path: index, control or dir (default: index).")
+    command.add_argument("name", metavar="NAME")
 
 
-@mailbox.command("status")
-@user_options
-@click.option("-t", "total", is_flag=True, help="Sum the fields over all matching mailboxes.")
-@click.argument("fields")
-@click.argument("masks", nargs=-1, required=True)
-@click.pass_context
 @guarded
-def status(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
-           total: bool, fields: str, masks: tuple[str, ...]) -> None:
+def status(options: GlobalOptions, args: Namespace) -> int:
     """Print FIELDS ("messages vsize uidnext uidvalidity highestmodseq guid unseen recent
     firstsaved" or "all") of the mailboxes matching MASK..."""
-    session = start(ctx)
+    all_users, users_file, total, masks = args.all_users, args.users_file, args.total, args.masks
+    session = start(options)
+    fields: str = args.fields
     wanted = parse_status_fields(fields, total=total)
     columns = (user_column(all_users, users_file)
                + ([] if total else [Column("mailbox", hide_title=True)])
@@ -219,23 +227,17 @@ def status(ctx: click.Context, user: str | None, all_users: bool, users_file: st
                 storage.close()
         return exit_code
 
-    print_per_user(ctx, session, printer, user=user, all_users=all_users,
-                   users_file=users_file, run=run)
+    return print_per_user(session, printer, user=args.user, all_users=all_users,
+                          users_file=users_file, run=run)
 
 
-@mailbox.command("list")
-@user_options
-@click.option("-s", "subscribed", is_flag=True, help="Only subscribed mailboxes.")
-@click.option("-7", "mutf7", is_flag=True, help="Names in modified UTF-7.")
-@click.option("-8", "utf8", is_flag=True, help="Names in UTF-8 (the default).")
-@click.argument("masks", nargs=-1)
-@click.pass_context
 @guarded
-def list_(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
-          subscribed: bool, mutf7: bool, utf8: bool, masks: tuple[str, ...]) -> None:
+def list_(options: GlobalOptions, args: Namespace) -> int:
     """List the mailboxes matching MASK... (all when none is given). One exact MASK is
     printed as given, whether or not it exists, as doveadm does."""
-    session = start(ctx)
+    all_users, users_file, masks = args.all_users, args.users_file, args.masks
+    subscribed, mutf7, utf8 = args.subscribed, args.mutf7, args.utf8
+    session = start(options)
     columns = user_column(all_users, users_file) + [Column("mailbox", hide_title=True)]
     printer = make_printer(_printer_kind(session, "flow"), columns, sys.stdout)
     user_prefix = bool(all_users or users_file)
@@ -251,8 +253,8 @@ def list_(ctx: click.Context, user: str | None, all_users: bool, users_file: str
                 storage.close()
         return 0
 
-    print_per_user(ctx, session, printer, user=user, all_users=all_users,
-                   users_file=users_file, run=run)
+    return print_per_user(session, printer, user=args.user, all_users=all_users,
+                          users_file=users_file, run=run)
 
 
 def listed_names(storage: Storage | None, masks: Sequence[str], *,
@@ -276,17 +278,12 @@ def _encode_mutf7(name: str) -> str:
     return encode(name)
 
 
-@mailbox.command("path")
-@user_options
-@click.option("-t", "path_type", type=click.Choice(PATH_TYPES), default="index",
-              show_default=True, help="Which path: index, control or dir.")
-@click.argument("name")
-@click.pass_context
 @guarded
-def path(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
-         path_type: str, name: str) -> None:
+def path(options: GlobalOptions, args: Namespace) -> int:
     """Print the filesystem path of mailbox NAME (doveadm mailbox path)."""
-    session = start(ctx)
+    all_users, users_file, path_type, name = (args.all_users, args.users_file, args.path_type,
+                                              args.name)
+    session = start(options)
     columns = user_column(all_users, users_file) + [Column("path", hide_title=True)]
     printer = make_printer(_printer_kind(session, "flow"), columns, sys.stdout)
     user_prefix = bool(all_users or users_file)
@@ -299,5 +296,5 @@ def path(ctx: click.Context, user: str | None, all_users: bool, users_file: str 
             printer.row(prefix + [str(found)])
         return 0
 
-    print_per_user(ctx, session, printer, user=user, all_users=all_users,
-                   users_file=users_file, run=run)
+    return print_per_user(session, printer, user=args.user, all_users=all_users,
+                          users_file=users_file, run=run)

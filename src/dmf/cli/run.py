@@ -10,10 +10,7 @@ from __future__ import annotations
 import errno
 import functools
 import sys
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
-
-import click
+from typing import TYPE_CHECKING
 
 from dmf.errors import (
     EXIT_FAILURE,
@@ -23,8 +20,11 @@ from dmf.errors import (
     DmfError,
 )
 
-P = ParamSpec("P")
-R = TypeVar("R")
+if TYPE_CHECKING:
+    from argparse import Namespace
+
+    from dmf.cli.context import GlobalOptions
+    from dmf.cli.parsing import Handler
 
 _ERRNO_EXIT_CODES = {
     errno.EACCES: EXIT_NOPERM,
@@ -76,22 +76,15 @@ def report(exc: BaseException, *, prefix: str | None = None, debug: bool = False
     return code
 
 
-def _debug_enabled() -> bool:
-    ctx = click.get_current_context(silent=True)
-    root = ctx.find_root() if ctx is not None else None
-    return bool(getattr(getattr(root, "obj", None), "debug", False))
-
-
-def guarded(command: Callable[P, R]) -> Callable[P, R]:
-    """Decorate a click callback so every failure exits through `report` (prefix `Error:`)."""
+def guarded(command: Handler) -> Handler:
+    """Wrap a command so every failure exits through `report` (prefix `Error:`): one line and
+    the mapped exit code, the traceback of a bug only under -D."""
 
     @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(options: GlobalOptions, args: Namespace) -> int:
         try:
-            return command(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-            raise
+            return command(options, args)
         except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exits
-            raise click.exceptions.Exit(report(exc, debug=_debug_enabled())) from None
+            return report(exc, debug=options.debug)
 
     return wrapper

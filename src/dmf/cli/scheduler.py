@@ -10,31 +10,35 @@ from __future__ import annotations
 
 import logging
 import os
-
-import click
+from argparse import Namespace
 
 from dmf.cli.context import GlobalOptions
+from dmf.cli.parsing import Parser, file_path, int_range
 from dmf.cli.run import guarded
 from dmf.cli.worker import settings_environment
 
 
-@click.command("scheduler")
-@click.option("-c", "--config", "config_files", multiple=True,
-              type=click.Path(dir_okay=False, exists=True), metavar="FILE",
-              help="scheduler.yml (repeatable; later files win).")
-@click.option("--host", help="Listen address (default: micronaut.server.host).")
-@click.option("--port", type=click.IntRange(0, 65535),
-              help="Listen port (default: micronaut.ssl.port with TLS, else "
-                   "micronaut.server.port).")
-@click.pass_obj
+def configure(parser: Parser) -> None:
+    parser.description = scheduler.__doc__
+    parser.add_argument("-c", "--config", dest="config_files", action="append", default=[],
+                        type=file_path(exists=True), metavar="FILE",
+                        help="scheduler.yml (repeatable; later files win).")
+    parser.add_argument("--host",
+                        help="Listen address (default: micronaut.server.host).")
+    parser.add_argument("--port", type=int_range(0, 65535),
+                        help="Listen port (default: micronaut.ssl.port with TLS, else "
+                             "micronaut.server.port).")
+    parser.set_defaults(run=scheduler)
+
+
 @guarded
-def scheduler(options: GlobalOptions | None, config_files: tuple[str, ...], host: str | None,
-              port: int | None) -> None:
+def scheduler(options: GlobalOptions, args: Namespace) -> int:
     """Run the scheduler's admin REST API."""
-    options = options or GlobalOptions()
+    host: str | None = args.host
+    port: int | None = args.port
     from dmf.service.scheduler_config import load_scheduler_config
 
-    files = ((options.config_file,) if options.config_file else ()) + config_files
+    files = ((options.config_file,) if options.config_file else ()) + tuple(args.config_files)
     config = load_scheduler_config(files, {**os.environ,
                                            **settings_environment(options.settings)})
     # The web stack is imported only once the configuration holds.
@@ -60,3 +64,4 @@ def scheduler(options: GlobalOptions | None, config_files: tuple[str, ...], host
               log_level="debug" if options.debug else "info")
     finally:
         repository.close()
+    return 0

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-import click
-
 from dmf.cli.context import GlobalOptions
 from dmf.cli.mail_user import MailUser, lookup_user, user_names
 from dmf.cli.run import report
@@ -28,10 +26,8 @@ class Session(NamedTuple):
     userdb: UserdbChain
 
 
-def start(ctx: click.Context) -> Session:
+def start(options: GlobalOptions) -> Session:
     """Settings from -c and -o (validated now, so a typo fails before any mail is touched)."""
-    root = ctx.find_root().obj
-    options = root if isinstance(root, GlobalOptions) else GlobalOptions()
     settings = load_settings(options.config_file, options.settings)
     return Session(options=options, settings=settings, userdb=userdb_from_settings(settings))
 
@@ -87,17 +83,15 @@ def run_per_user(session: Session, *, user: str | None, all_users: bool,
     return exit_code
 
 
-def print_per_user(ctx: click.Context, session: Session, printer: Printer, *,
-                   user: str | None, all_users: bool, users_file: str | None,
-                   run: Callable[[MailUser], int]) -> None:
+def print_per_user(session: Session, printer: Printer, *, user: str | None, all_users: bool,
+                   users_file: str | None, run: Callable[[MailUser], int]) -> int:
     """The whole run of an inspection command after its set-up: `run_per_user`, then the
-    printer's output finished (also when a user failed: the others' rows are still owed),
-    then the exit code of `run_per_user` when it is not 0."""
+    printer's output finished (also when a user failed: the others' rows are still owed);
+    returns the exit code of `run_per_user`."""
     exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
                              run=run)
     printer.flush()
-    if exit_code:
-        ctx.exit(exit_code)
+    return exit_code
 
 
 def open_user_store(mail_user: MailUser, *, create_missing: bool) -> Storage | None:

@@ -1,7 +1,7 @@
 """`dmf backup` in doveadm's grammar: parse argv into SyncOptions, run the engine per user.
 
 This module is on the hot path of a no-change re-run (the whole run must stay under 0.4 s on
-20,000 messages), so it imports only click, the engine and the store; rich only for a bar.
+20,000 messages), so it imports only argparse, the engine and the store; rich only for a bar.
 """
 
 from __future__ import annotations
@@ -9,15 +9,16 @@ from __future__ import annotations
 import os
 import re
 import sys
+from argparse import Namespace
 from typing import NamedTuple
 
-import click
-
+from dmf.cli.context import GlobalOptions
 from dmf.cli.mail_user import (
     MailUser,
     replica_location,
     require_local,
 )
+from dmf.cli.parsing import Parser, int_range
 from dmf.cli.progress import CliReporter, configure_debug_logging
 from dmf.cli.run import guarded
 from dmf.cli.session import (
@@ -31,7 +32,7 @@ from dmf.cli.session import (
 from dmf.dsync.brain import sync_user
 from dmf.dsync.dates import parse_date
 from dmf.dsync.options import SyncMode, SyncOptions
-from dmf.errors import EXIT_OK, ConfigError, UsageError
+from dmf.errors import ConfigError, UsageError
 from dmf.mail.settings import MailSettings
 from dmf.mail.storage import Storage
 
@@ -133,46 +134,46 @@ def backup_user(session: Session, request: BackupRequest, mail_user: MailUser) -
     return result.exit_code
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-u", "user", metavar="USER", help="Back up this user (default: $USER).")
-@click.option("-A", "all_users", is_flag=True, help="Every user of the userdb.")
-@click.option("-F", "users_file", metavar="FILE", help="The users listed in FILE, one a line.")
-@click.option("-f", "full", is_flag=True, help="Full sync: scan every message.")
-@click.option("-R", "reverse", is_flag=True, help="Reverse: pull from the destination.")
-@click.option("-l", "lock_secs", type=click.IntRange(min=0), metavar="SECS",
-              help="Lock the user, waiting at most SECS.")
-@click.option("-m", "mailbox", metavar="MAILBOX", help="Only this mailbox.")
-@click.option("-g", "mailbox_guid", metavar="GUID", help="Only the mailbox with this GUID.")
-@click.option("-n", "namespaces", multiple=True, metavar="NAMESPACE",
-              help="Only this namespace (repeatable).")
-@click.option("-N", "all_namespaces", is_flag=True, help="All namespaces.")
-@click.option("-x", "excludes", multiple=True, metavar="MASK",
-              help="Exclude mailboxes matching MASK (* and ?; repeatable).")
-@click.option("-t", "start_date", metavar="DATE", help="Only mail received since DATE.")
-@click.option("-e", "end_date", metavar="DATE", help="Only mail received before DATE.")
-@click.option("-T", "io_timeout", type=click.IntRange(min=0), default=600, metavar="SECS",
-              help="I/O timeout (default 600).")
-@click.option("-s", "state", metavar="STATE",
-              help="Stateful sync from STATE ('' when unknown); prints the new state.")
-@click.option("-d", "use_replica", is_flag=True,
-              help="The destination is the user's mail_replica userdb field.")
-@click.argument("destination", required=False)
-@click.pass_context
+def configure(parser: Parser) -> None:
+    parser.description = backup.__doc__
+    add = parser.add_argument
+    add("-u", dest="user", metavar="USER", help="Back up this user (default: $USER).")
+    add("-A", dest="all_users", action="store_true", help="Every user of the userdb.")
+    add("-F", dest="users_file", metavar="FILE", help="The users listed in FILE, one a line.")
+    add("-f", dest="full", action="store_true", help="Full sync: scan every message.")
+    add("-R", dest="reverse", action="store_true", help="Reverse: pull from the destination.")
+    add("-l", dest="lock_secs", type=int_range(0), metavar="SECS",
+        help="Lock the user, waiting at most SECS.")
+    add("-m", dest="mailbox", metavar="MAILBOX", help="Only this mailbox.")
+    add("-g", dest="mailbox_guid", metavar="GUID", help="Only the mailbox with this GUID.")
+    add("-n", dest="namespaces", action="append", default=[], metavar="NAMESPACE",
+        help="Only this namespace (repeatable).")
+    add("-N", dest="all_namespaces", action="store_true", help="All namespaces.")
+    add("-x", dest="excludes", action="append", default=[], metavar="MASK",
+        help="Exclude mailboxes matching MASK (* and ?; repeatable).")
+    add("-t", dest="start_date", metavar="DATE", help="Only mail received since DATE.")
+    add("-e", dest="end_date", metavar="DATE", help="Only mail received before DATE.")
+    add("-T", dest="io_timeout", type=int_range(0), default=600, metavar="SECS",
+        help="I/O timeout (default 600).")
+    add("-s", dest="state", metavar="STATE",
+        help="Stateful sync from STATE ('' when unknown); prints the new state.")
+    add("-d", dest="use_replica", action="store_true",
+        help="The destination is the user's mail_replica userdb field.")
+    add("destination", nargs="?", metavar="DESTINATION")
+    parser.set_defaults(run=backup)
+
+
 @guarded
-def backup(ctx: click.Context, user: str | None, all_users: bool, users_file: str | None,
-           full: bool, reverse: bool, lock_secs: int | None, mailbox: str | None,
-           mailbox_guid: str | None, namespaces: tuple[str, ...], all_namespaces: bool,
-           excludes: tuple[str, ...], start_date: str | None, end_date: str | None,
-           io_timeout: int, state: str | None, use_replica: bool,
-           destination: str | None) -> None:
+def backup(options: GlobalOptions, args: Namespace) -> int:
     """One-way sync: make DESTINATION (a location such as maildir:PATH) identical to the
     user's mail, removing whatever else it holds."""
     request = build_request(
-        full=full, reverse=reverse, lock_secs=lock_secs, mailbox=mailbox,
-        mailbox_guid=mailbox_guid, namespaces=namespaces, all_namespaces=all_namespaces,
-        excludes=excludes, start_date=start_date, end_date=end_date, io_timeout=io_timeout,
-        state=state, use_replica=use_replica, destination=destination)
-    session = start(ctx)
+        full=args.full, reverse=args.reverse, lock_secs=args.lock_secs, mailbox=args.mailbox,
+        mailbox_guid=args.mailbox_guid, namespaces=tuple(args.namespaces),
+        all_namespaces=args.all_namespaces, excludes=tuple(args.excludes),
+        start_date=args.start_date, end_date=args.end_date, io_timeout=args.io_timeout,
+        state=args.state, use_replica=args.use_replica, destination=args.destination)
+    session = start(options)
     request = request._replace(options=request.options._replace(
         processes=sync_processes(session.settings)))
 
@@ -181,7 +182,5 @@ def backup(ctx: click.Context, user: str | None, all_users: bool, users_file: st
             configure_debug_logging(mail_user.name)
         return backup_user(session, request, mail_user)
 
-    exit_code = run_per_user(session, user=user, all_users=all_users, users_file=users_file,
-                             run=run, prefix="dsync({user})")
-    if exit_code != EXIT_OK:
-        ctx.exit(exit_code)
+    return run_per_user(session, user=args.user, all_users=args.all_users,
+                        users_file=args.users_file, run=run, prefix="dsync({user})")

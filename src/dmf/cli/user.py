@@ -3,8 +3,11 @@ userdb (no auth service needed)."""
 
 from __future__ import annotations
 
-import click
+import sys
+from argparse import Namespace
 
+from dmf.cli.context import GlobalOptions
+from dmf.cli.parsing import Parser
 from dmf.cli.run import guarded
 from dmf.cli.session import start
 from dmf.errors import EXIT_UNKNOWN_USER
@@ -18,25 +21,30 @@ def describe_user(record: UserRecord) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-f", "field", metavar="FIELD", help="Print only this field's value (e.g. home).")
-@click.argument("users", nargs=-1, required=True)
-@click.pass_context
+def configure(parser: Parser) -> None:
+    parser.description = user.__doc__
+    parser.add_argument("-f", dest="field", metavar="FIELD",
+                        help="Print only this field's value (e.g. home).")
+    parser.add_argument("users", nargs="+", metavar="USER")
+    parser.set_defaults(run=user)
+
+
 @guarded
-def user(ctx: click.Context, field: str | None, users: tuple[str, ...]) -> None:
+def user(options: GlobalOptions, args: Namespace) -> int:
     """Look USER up in the userdb of -c FILE and print its fields."""
-    session = start(ctx)
+    session = start(options)
+    field: str | None = args.field
     exit_code = 0
-    for name in users:
+    for name in args.users:
         record = session.userdb.lookup(name) if session.userdb else None
         if record is None:
             # as doveadm: the notice goes to stdout for a listing, to stderr with -f
-            click.echo(f"userdb lookup: user {name} doesn't exist", err=field is not None)
+            print(f"userdb lookup: user {name} doesn't exist",
+                  file=sys.stdout if field is None else sys.stderr, flush=True)
             exit_code = EXIT_UNKNOWN_USER
         elif field is not None:
             if field in record.fields:
-                click.echo(record.fields[field])
+                print(record.fields[field], flush=True)
         else:
-            click.echo(describe_user(record), nl=False)
-    if exit_code:
-        ctx.exit(exit_code)
+            print(describe_user(record), end="", flush=True)
+    return exit_code

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from argparse import Namespace
 from typing import Any
 
-import click
-
 from dmf.cli.context import GlobalOptions
+from dmf.cli.parsing import Parser, file_path
 from dmf.cli.run import guarded
 from dmf.errors import ConfigError, TemporaryError
 from dmf.service.config_loader import deep_merge, env_name, key_paths, read_yaml_documents
@@ -44,16 +44,18 @@ def check_settings_known(settings: tuple[tuple[str, str], ...], files: tuple[str
             raise ConfigError(f"-o {key}: unknown key")
 
 
-@click.command("worker")
-@click.option("-c", "--config", "config_files", multiple=True,
-              type=click.Path(dir_okay=False, exists=True), metavar="FILE",
-              help="dmf-worker.yml (repeatable; later files win).")
-@click.pass_obj
+def configure(parser: Parser) -> None:
+    parser.description = worker.__doc__
+    parser.add_argument("-c", "--config", dest="config_files", action="append", default=[],
+                        type=file_path(exists=True), metavar="FILE",
+                        help="dmf-worker.yml (repeatable; later files win).")
+    parser.set_defaults(run=worker)
+
+
 @guarded
-def worker(options: GlobalOptions | None, config_files: tuple[str, ...]) -> None:
+def worker(options: GlobalOptions, args: Namespace) -> int:
     """Run the migration worker: claim jobs, run them, obey PAUSE / START / STOP."""
-    options = options or GlobalOptions()
-    files = ((options.config_file,) if options.config_file else ()) + config_files
+    files = ((options.config_file,) if options.config_file else ()) + tuple(args.config_files)
     check_settings_known(options.settings, files)
     environ = {**os.environ, **settings_environment(options.settings)}
     config = load_worker_config(files, environ)
@@ -70,3 +72,4 @@ def worker(options: GlobalOptions | None, config_files: tuple[str, ...]) -> None
             f"{len(abandoned)} job(s) still running at dmf.worker.jobs.termination.timeout were "
             f"abandoned (ids {', '.join(map(str, abandoned))}): another worker takes them back "
             "once their heartbeat expires")
+    return 0
