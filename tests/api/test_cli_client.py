@@ -113,6 +113,15 @@ def test_admin_password_from_a_prompt(sched, fresh):
     assert ADMIN[1] not in result.stdout + result.stderr
 
 
+def test_an_empty_password_from_a_pipe_is_refused_in_one_line(sched, fresh):
+    env = {**os.environ, **environment(sched, password=None)}
+    result = subprocess.run([sys.executable, "-m", "dmf", "jobs", "list", "-t", fresh],
+                            env=env, input="\n", capture_output=True, text=True, timeout=60,
+                            start_new_session=True)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == f"Error: Password for {ADMIN[0]}: empty input"
+
+
 def test_backends_list_pause_start_stop_set_max(run, sched, fresh):
     repository = sched.repository
     repository.register_backend(fresh, "1", BackendStatus.STARTED, 10)

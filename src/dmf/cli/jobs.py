@@ -69,10 +69,15 @@ def _prompt_password(user: str) -> str:
     """On the terminal, unechoed; from stdin when there is no terminal (a script's pipe)."""
     import getpass
 
-    try:
-        return getpass.getpass(f"Password for {user}: ", stream=sys.stderr)
-    except EOFError:
-        raise DmfError(f"Password for {user}: no input") from None
+    while True:  # an empty answer is asked again on a terminal, refused from a pipe
+        try:
+            password = getpass.getpass(f"Password for {user}: ", stream=sys.stderr)
+        except EOFError:
+            raise DmfError(f"Password for {user}: no input") from None
+        if password:
+            return password
+        if not sys.stdin.isatty():
+            raise DmfError(f"Password for {user}: empty input")
 
 
 def print_rows(options: GlobalOptions, columns: tuple[str, ...],
