@@ -6,7 +6,6 @@ import hashlib
 import io
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from dmf.mail.maildir.store import MaildirStorage
 from dmf.mail.model import MessageMeta
 from dmf.mail.sample import write_sample_maildir
 from dmf.mail.storage import Body
-from tests.fixtures.services import unavailable
 
 
 def storage_at(path: Path, create: bool = False) -> MaildirStorage:
@@ -35,20 +33,6 @@ def tree_digest(root: Path) -> str:
 
 def body(content: bytes) -> Body:
     return Body(open=lambda: io.BytesIO(content))
-
-
-@pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    mountpoint = tmp_path / "small"
-    mountpoint.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)],
-                          capture_output=True, check=False)
-    if done.returncode != 0:
-        unavailable("tmpfs mount", done.stderr.decode(errors="replace").strip())
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", str(mountpoint)], check=False)
 
 
 def test_corrupt_uidlist_names_file_and_line_and_changes_nothing(sample_maildir: Path) -> None:

@@ -26,7 +26,7 @@ def _body() -> Body:
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """(call, path) of every syncfs, fsync, rename and link, passed on to the kernel; an
-    fsync names the file or directory of its descriptor."""
+    fsync names the file or directory of its descriptor, a syncfs its filesystem's device."""
     recorded: list[tuple[str, str]] = []
     real_fsync, real_rename, real_link = os.fsync, os.rename, os.link
     real_syncfs = durability._syncfs()
@@ -37,7 +37,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         real_fsync(fd)
 
     def syncfs(fd: int) -> int:
-        recorded.append(("syncfs", ""))
+        recorded.append(("syncfs", str(os.fstat(fd).st_dev)))
         return real_syncfs(fd)
 
     def rename(source, target, **kwargs) -> None:
@@ -58,7 +58,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 
 def _synced_since(calls: list[tuple[str, str]], start: int, end: int, path: str) -> bool:
-    return any(call == "syncfs" or (call == "fsync" and synced == path)
+    device = str(os.stat(path).st_dev)
+    return any((call, synced) in (("syncfs", device), ("fsync", path))
                for call, synced in calls[start:end])
 
 
@@ -77,7 +78,8 @@ def test_every_name_follows_the_sync_of_what_it_names(tmp_path: Path, calls) -> 
     mailbox_dir = str(tmp_path / "dest" / ".Work")
     control_files = {f"{mailbox_dir}/dovecot-uidlist.dmf-pending",
                      f"{mailbox_dir}/dovecot-keywords"}
-    first_sync = calls.index(("syncfs", ""))
+    syncfs = ("syncfs", str(os.stat(mailbox_dir).st_dev))
+    first_sync = calls.index(syncfs)
     named = [(index, call, path) for index, (call, path) in enumerate(calls)
              if call in ("rename", "link")]
     assert {path for _, _, path in named} >= control_files | {f"{mailbox_dir}/dovecot-uidlist"}
@@ -96,7 +98,7 @@ def test_every_name_follows_the_sync_of_what_it_names(tmp_path: Path, calls) -> 
             f"the names in {subdir}/ are durable before the uidlist lists them"
     assert not _synced_since(calls, final, committed, mailbox_dir), \
         "the uidlist's own rename waits for the store's close"
-    assert ("syncfs", "") in calls[committed:], "close makes the commits durable"
+    assert syncfs in calls[committed:], "close makes the commits durable"
     syncs = [call for call, _ in calls[:committed] if call in ("syncfs", "fsync")]
     assert len(syncs) == 4, "one syncfs, then the control directory, new/ and cur/"
 
@@ -111,5 +113,28 @@ def test_a_commit_without_bodies_syncs_its_files_not_the_filesystem(tmp_path: Pa
     del calls[:]
     box.expunge([1])
     box.commit()
-    assert ("syncfs", "") not in calls, "others' dirty data is not flushed for a small change"
+    assert not any(call == "syncfs" for call, _ in calls), \
+        "others' dirty data is not flushed for a small change"
     assert calls[0] == ("fsync", str(tmp_path / "dest" / ".Work" / "dovecot-uidlist.tmp"))
+
+
+def test_control_files_elsewhere_are_synced_on_their_own_filesystem(tmp_path: Path,
+                                                                     small_tmpfs: Path,
+                                                                     calls) -> None:
+    """With :CONTROL= on another filesystem the bodies' syncfs does not cover the uidlist: it
+    gets its own fsync, and the store's close syncs each filesystem it changed."""
+    store = open_storage(f"maildir:{tmp_path}/dest:CONTROL={small_tmpfs}/control", user="u",
+                         home=None, create=True)
+    box = store.create_mailbox("Work")
+    box.save(MessageMeta(uid=1, guid="guid1", internal_date=1_600_000_000, size=len(BODY)),
+             _body())
+    del calls[:]
+    box.commit()
+    committed = len(calls)
+    store.close()
+    control = small_tmpfs / "control" / ".Work"
+    temp = str(control / "dovecot-uidlist.tmp")
+    pending = calls.index(("rename", str(control / "dovecot-uidlist.dmf-pending")))
+    assert ("fsync", temp) in calls[:pending]
+    devices = {call[1] for call in calls[committed:] if call[0] == "syncfs"}
+    assert devices == {str(os.stat(tmp_path).st_dev), str(os.stat(small_tmpfs).st_dev)}

@@ -354,6 +354,12 @@ class MaildirMailbox:
     # ------------------------------------------------------------------ writing
 
     @functools.cached_property
+    def _control_beside_bodies(self) -> bool:
+        """Whether the control files (:CONTROL=) share the bodies' filesystem, and so their
+        syncfs."""
+        return os.stat(self.control_dir).st_dev == os.stat(os.path.join(self._dir, "tmp")).st_dev
+
+    @functools.cached_property
     def _body_owner(self) -> Owner | None:
         """Whom new message files are given to, resolved once for the mailbox."""
         return effective(os.path.join(self._dir, "tmp"), self._owner)
@@ -496,8 +502,10 @@ class MaildirMailbox:
         if not batch:
             return
         current = self._load()
-        # with bodies to sync, the control files wait for the same syncfs (or fsync each)
-        control_sync = Durability.NEVER if batch.saves else self._durability
+        # with bodies to sync on the same filesystem, the control files wait for the same
+        # syncfs (or fsync each)
+        control_sync = (Durability.NEVER if batch.saves and self._control_beside_bodies
+                        else self._durability)
         with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
             self._merge_disk_changes(current)
             control = self.control_dir

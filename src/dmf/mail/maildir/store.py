@@ -238,11 +238,16 @@ class MaildirStorage:
         """Drops uncommitted batches and makes every commit durable (see settle_later)."""
         for box in list(self._open.values()):
             box.close()
-        if self._unsettled:
-            # a mailbox deleted or renamed since has nothing left there to sync
-            directories = [os.fspath(path) for path in self._unsettled if path.is_dir()]
-            self._unsettled = set()
+        by_filesystem: dict[int, list[str]] = {}  # :CONTROL= may be on another one
+        for path in self._unsettled:
             try:
-                self.durability.many(self.layout.root, directories)
+                device = os.stat(path).st_dev
+            except FileNotFoundError:
+                continue  # a mailbox deleted or renamed since has nothing left there to sync
+            by_filesystem.setdefault(device, []).append(os.fspath(path))
+        self._unsettled = set()
+        for directories in by_filesystem.values():
+            try:
+                self.durability.many(Path(directories[0]), directories)
             except OSError as exc:
-                raise os_error(exc, self.layout.root) from None
+                raise os_error(exc, directories[0]) from None
