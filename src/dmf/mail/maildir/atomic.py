@@ -31,11 +31,16 @@ def write_new(path: Path, content: bytes, owner: Owner | None, durability: Durab
         raise os_error(exc, path) from None
 
 
+def temp_for(path: Path) -> Path:
+    """Where a new `path` is written before its rename (a name Dovecot never uses)."""
+    return path.with_name(f"{path.name}.dmf-tmp")
+
+
 def replace(path: Path, content: bytes, owner: Owner | None, durability: Durability,
             sync_directory: bool = True) -> None:
     """Atomically make `path` hold `content`; without `sync_directory` the rename is made
     durable by the caller (a store's deferred syncs)."""
-    temp = path.with_name(f"{path.name}.dmf-tmp")
+    temp = temp_for(path)
     write_new(temp, content, owner, durability)
     try:
         os.rename(temp, path)

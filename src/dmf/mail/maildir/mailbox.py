@@ -46,7 +46,7 @@ from dmf.errors import (
 )
 from dmf.mail.durability import Durability
 from dmf.mail.maildir import bodies, filenames, keywords, scan, summary_cache, uidlist
-from dmf.mail.maildir.atomic import discard, os_error, replace, write_new
+from dmf.mail.maildir.atomic import discard, os_error, replace, temp_for, write_new
 from dmf.mail.maildir.lock import dotlock
 from dmf.mail.maildir.ownership import Owner, effective, give, make_dirs
 from dmf.mail.maildir.scan import MessageFile
@@ -580,7 +580,7 @@ class MaildirMailbox:
         if len(set(ours.values())) != len(ours):
             raise TemporaryError(f"mailbox {self._name}: keywords changed by another writer "
                                  "during the sync; run again")
-        temp = self.control_dir / f"{KEYWORDS_NAME}.dmf-tmp"
+        temp = temp_for(self.control_dir / KEYWORDS_NAME)
         write_new(temp, keywords.encode(ours), self._owner, durability)
         return temp
 
