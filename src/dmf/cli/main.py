@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dmf.cli.context import GlobalOptions
-from dmf.cli.parsing import Parser, file_path
+from dmf.cli.parsing import Parser, RawDescriptionHelpFormatter, file_path
 from dmf.errors import ConfigError, DmfError
 
 # name -> (module whose `configure(parser)` sets the command up, its line in `dmf -h`): the
@@ -57,7 +57,7 @@ def _global_parser() -> Parser:
     parser = Parser(
         "dmf", description="dmf: mail migration with doveadm's grammar.",
         usage="dmf [-Dv] [-o key=value]... [-c FILE] [-f FORMAT] COMMAND [ARGS]...",
-        epilog=f"commands:\n{listing}", formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=f"commands:\n{listing}", formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("-D", dest="debug", action="store_true",
                         help="Log every action (debug).")
     parser.add_argument("-v", dest="verbose", action="store_true",

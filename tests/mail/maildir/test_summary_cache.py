@@ -58,3 +58,16 @@ def test_any_change_invalidates(sample_maildir: Path) -> None:
     before_delivery = summary(sample_maildir)
     (sent / "new" / "1800000001.M1P1.delivered").write_bytes(b"more mail\n")
     assert summary(sample_maildir) != before_delivery
+
+
+def test_unreadable_cache_is_computed_again(sample_maildir: Path) -> None:
+    """A torn line, another dmf's format or garbage in dmf-summary only costs a computation."""
+    sent = sample_maildir / ".Sent"
+    summary(sample_maildir)
+    age(sent, 60)
+    first = summary(sample_maildir)
+    line = (sent / CACHE_NAME).read_text()
+    for spoiled in (line[: len(line) // 2], '{"stamps": [], "count": 1, "digest": "x"}',
+                    "\x00\xff garbage", line.replace(" 1 ", " x ", 1), ""):
+        (sent / CACHE_NAME).write_text(spoiled, "latin-1")
+        assert summary(sample_maildir) == first
