@@ -37,7 +37,7 @@ def _file_stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 def _encode_stamp(stamp: tuple[int, int, int] | None) -> str:
-    return "-" if stamp is None else "%d:%d:%d" % stamp
+    return "-" if stamp is None else ":".join(map(str, stamp))
 
 
 def stamps(mail_dir: Path, control_dir: Path) -> Stamps:
