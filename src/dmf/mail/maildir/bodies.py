@@ -122,13 +122,12 @@ def _copy(source: BinaryIO, fd: int, want_vsize: bool) -> tuple[int, int | None]
     if not want_vsize:
         try:
             in_fd: int | None = source.fileno()
-            offset = source.tell()
         except (AttributeError, OSError, ValueError):
             in_fd = None  # not a real file: stream it
         if in_fd is not None:
             size = 0
-            try:
-                while sent := os.sendfile(fd, in_fd, offset + size, BUFFER_SIZE):
+            try:  # from the stream's position on, which sendfile advances (no lseek to ask it)
+                while sent := os.sendfile(fd, in_fd, None, BUFFER_SIZE):
                     size += sent
                 return size, None
             except OSError as exc:
