@@ -157,8 +157,9 @@ class _Run:
                 self.dest.rename_mailbox(*plan.rename)
                 self.dest_boxes.clear()  # names moved: reopen through the store
                 continue
-            for wanted in plan.creates:
-                self.create(wanted, refused)
+            with self.dest.creating():
+                for wanted in plan.creates:
+                    self.create(wanted, refused)
 
     def create_inbox(self, source_list: list[MailboxMeta]) -> None:
         """Stores make INBOX exist implicitly, and listing it may give it a GUID of its own:

@@ -138,3 +138,24 @@ def test_control_files_elsewhere_are_synced_on_their_own_filesystem(tmp_path: Pa
     assert ("fsync", temp) in calls[:pending]
     devices = {call[1] for call in calls[committed:] if call[0] == "syncfs"}
     assert devices == {str(os.stat(tmp_path).st_dev), str(os.stat(small_tmpfs).st_dev)}
+
+
+def test_mailboxes_created_together_share_one_sync_before_their_uidlists(tmp_path: Path,
+                                                                          calls) -> None:
+    """Inside `creating()` the new uidlists are written, synced once, then renamed into
+    place: each is durable before its name, and there is no fsync per mailbox."""
+    store = open_storage(f"maildir:{tmp_path}/dest", user="u", home=None, create=True)
+    del calls[:]
+    guids = {name: f"{index:032x}" for index, name in enumerate(("A", "B", "B/C"), start=1)}
+    with store.creating():
+        for name, guid in guids.items():
+            store.create_mailbox(name, guid=guid, uidvalidity=1234)
+        assert not (tmp_path / "dest" / ".A" / "dovecot-uidlist").exists()
+    device = str(os.stat(tmp_path / "dest").st_dev)
+    renames = [index for index, (call, path) in enumerate(calls)
+               if call == "rename" and path.endswith("/dovecot-uidlist")]
+    assert len(renames) == 3
+    assert calls[:renames[0]] == [("syncfs", device)], "one sync, before the first rename"
+    for name, guid in guids.items():
+        assert store.mailbox(name).meta[1:3] == (guid, 1234)
+    assert not list((tmp_path / "dest").rglob("*.dmf-tmp"))

@@ -9,8 +9,8 @@ crash never leaves half a mailbox visible.
 from __future__ import annotations
 
 import os
-import threading
 import time
+from _thread import allocate_lock  # threading's Lock without threading's import (1 ms)
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +18,7 @@ from pathlib import Path
 from dmf.errors import NotFoundError, NotPossibleError, Scope
 from dmf.mail.durability import Durability
 from dmf.mail.maildir import subscriptions, uidlist
-from dmf.mail.maildir.atomic import os_error, replace
+from dmf.mail.maildir.atomic import os_error, replace, temp_for, write_new
 from dmf.mail.maildir.layout import INBOX, MaildirLayout
 from dmf.mail.maildir.lock import clear_dead_locks, dotlock, user_lock
 from dmf.mail.maildir.mailbox import (
@@ -34,7 +34,7 @@ from dmf.mail.storage import Capability
 
 SUBSCRIPTIONS_NAME = "subscriptions"
 USER_LOCK_NAME = "dmf.lock"
-_uidvalidity_lock = threading.Lock()
+_uidvalidity_lock = allocate_lock()
 _last_uidvalidity = 0
 
 
@@ -54,6 +54,8 @@ class MaildirStorage:
         self._open: dict[str, MaildirMailbox] = {}
         self._unsettled: set[Path] = set()  # directories whose last changes await close()
         self._raw_dirs: dict[str, Path] = {}  # names listed from dirs that are not mUTF-7
+        # inside creating(): uidlists of new mailboxes written, awaiting one sync and rename
+        self._creations: list[tuple[Path, Path]] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -136,12 +138,38 @@ class MaildirStorage:
                            folder_marker=name != INBOX and not self.layout.fs_layout)
             header = uidlist.UidList(uidvalidity or self.new_uidvalidity(), 1,
                                      guid or new_guid())
-            replace(control_dir / UIDLIST_NAME, uidlist.encode(header), self.owner,
-                    self.durability, sync_directory=False)
+            path = control_dir / UIDLIST_NAME
+            if self._creations is None:
+                replace(path, uidlist.encode(header), self.owner, self.durability,
+                        sync_directory=False)
+            else:
+                write_new(temp_for(path), uidlist.encode(header), self.owner, Durability.NEVER)
+                self._creations.append((temp_for(path), path))
         except OSError as exc:
             raise os_error(exc, mail_dir) from None
         self._unsettled.update((control_dir, mail_dir.parent))
         return self.mailbox(name)
+
+    @contextmanager
+    def creating(self) -> Iterator[None]:
+        """Mailboxes created inside get their dovecot-uidlist as it ends, all of them made
+        durable by one sync before their renames instead of an fsync each (12 folders: 5-6
+        ms of a first backup's start, before any copying). Nothing may read them before."""
+        if self._creations is not None:  # nested: the outer one finishes them
+            yield
+            return
+        self._creations = []
+        try:
+            yield
+        finally:
+            creations, self._creations = self._creations, None
+            if creations:
+                self._sync_each_filesystem((temp for temp, _ in creations), files=True)
+                for temp, path in creations:
+                    try:
+                        os.rename(temp, path)
+                    except OSError as exc:
+                        raise os_error(exc, path) from None
 
     def _never_used(self, name: str) -> bool:
         box = self.mailbox(name)
@@ -238,16 +266,23 @@ class MaildirStorage:
         """Drops uncommitted batches and makes every commit durable (see settle_later)."""
         for box in list(self._open.values()):
             box.close()
-        by_filesystem: dict[int, list[str]] = {}  # :CONTROL= may be on another one
-        for path in self._unsettled:
+        unsettled, self._unsettled = self._unsettled, set()
+        self._sync_each_filesystem(unsettled)
+
+    def _sync_each_filesystem(self, paths: Iterable[Path], *, files: bool = False) -> None:
+        """Make `paths` (directories, or `files`) durable: one sync per filesystem they are on
+        (:CONTROL= may be on another one than the mail); a path gone since has nothing left
+        to sync."""
+        by_filesystem: dict[int, list[Path]] = {}
+        for path in paths:
             try:
                 device = os.stat(path).st_dev
             except FileNotFoundError:
-                continue  # a mailbox deleted or renamed since has nothing left there to sync
-            by_filesystem.setdefault(device, []).append(os.fspath(path))
-        self._unsettled = set()
-        for directories in by_filesystem.values():
+                continue
+            by_filesystem.setdefault(device, []).append(path)
+        for group in by_filesystem.values():
             try:
-                self.durability.many(Path(directories[0]), directories)
+                self.durability.many(group[0].parent if files else group[0],
+                                     map(os.fspath, group))
             except OSError as exc:
-                raise os_error(exc, directories[0]) from None
+                raise os_error(exc, group[0]) from None
