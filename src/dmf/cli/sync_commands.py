@@ -30,7 +30,6 @@ from dmf.cli.session import (
     start,
 )
 from dmf.dsync.brain import sync_user
-from dmf.dsync.dates import parse_date
 from dmf.dsync.options import SyncMode, SyncOptions
 from dmf.errors import ConfigError, UsageError
 from dmf.mail.settings import MailSettings
@@ -65,8 +64,12 @@ def build_request(*, full: bool, reverse: bool, lock_secs: int | None, mailbox: 
         from dmf.dsync.state import decode_state  # its codec only for a run that has one
 
         decode_state(state)  # a garbage state fails here, before a destination is created
-    start = parse_date(start_date) if start_date is not None else None
-    end = parse_date(end_date) if end_date is not None else None
+    start = end = None
+    if start_date is not None or end_date is not None:
+        from dmf.dsync.dates import parse_date  # only -t and -e need its formats
+
+        start = parse_date(start_date) if start_date is not None else None
+        end = parse_date(end_date) if end_date is not None else None
     options = SyncOptions(
         mode=SyncMode.BACKUP, full=full, mailbox=mailbox or None,
         mailbox_guid=mailbox_guid.lower() if mailbox_guid else None,
