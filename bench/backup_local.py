@@ -16,13 +16,19 @@ the medians against the targets, and dmf's peak memory (ru_maxrss of the child).
 Every timed run starts after sync(2) with no dirty pages left by the run before: otherwise the
 tool that syncs (dmf's batched syncfs, doveadm's fsyncs) pays for writing back the previous
 tool's 800 MB, and cp -a, which never syncs, would be timed against a disk busy with that
-writeback. Each run writes into a fresh directory and nothing is deleted until the end: ext4
-makes every file creation search past inodes freed in the last minutes, so a tree removed just
-before a run slows that run (cp -a of the same 800 MB: 0.6 s on a quiet filesystem, 2-3 s right
-after a removal). Rounds interleave the tools so that a slow minute of a shared machine lands on
-all of them alike; only ratios from one run of this script count. Several minutes after the
-last removal of many files on this filesystem (an earlier run's clean-up) give the figures of a
-quiet one.
+writeback. Run as root, it also drops the page cache before every run and reads back what the
+run reads (the sources, the tool's own program files): on these VMs, page cache grown into
+memory the guest never touched before is slow to get (cp -a of the 2,000-message corpus took
+0.4-0.55 s with 19 GB of earlier rounds' copies cached, 0.10-0.13 s right after dropping them),
+so a run's figure depended on how many copies the rounds before it had left in memory.
+
+Each run writes into a fresh directory and nothing is deleted until the end: ext4 makes every
+file creation search past inodes freed in the last minutes, so a tree removed just before a run
+slows that run (cp -a of the same 800 MB: 0.6 s on a quiet filesystem, 2-3 s right after a
+removal). Rounds interleave the tools so that a slow minute of a shared machine lands on all of
+them alike; only ratios from one run of this script count. Several minutes after the last
+removal of many files on this filesystem (an earlier run's clean-up) give the figures of a quiet
+one.
 
 With --one-mailbox it also times the same corpus with every message in INBOX: dmf with its
 default processes (which then share that one mailbox's bodies) against one process and cp -a.
@@ -54,6 +60,8 @@ FALLBACK_MAKE_CORPUS = Path("/work/shared/bench/make_corpus.py")
 TARGETS = {"full vs doveadm": 0.6, "full vs cp -a": 2.0, "no-change seconds": 0.4,
            "peak memory MB": 100.0}
 NO_CHANGE_RUNS = 3
+# What a backup imports, for the untimed warm-up after the page cache is dropped
+DMF_IMPORTS = "import ctypes, dmf.cli.sync_commands, dmf.dsync.parallel, dmf.mail.location"
 SETTLE_SECONDS = 1.0
 
 
@@ -64,11 +72,43 @@ class Timed:
     cpu_seconds: float  # user + system: the wall time's rest is waiting (for the disk)
 
 
-def run(*commands: list[str], env: dict[str, str] | None = None) -> Timed:
-    """Run children one after the other, timed together, from a clean page cache state
-    (nothing dirty left by an earlier run); their wall time and peak resident memory."""
+# What every timed run reads: read back into the page cache after it is dropped.
+WARM_TREES: list[Path] = []
+
+
+def _read_tree(top: Path) -> None:
+    for directory, _, names in os.walk(top):
+        for name in names:
+            with open(os.path.join(directory, name), "rb") as handle:
+                while handle.read(1 << 20):
+                    pass
+
+
+def _settle(warm: list[list[str]], env: dict[str, str] | None) -> None:
+    """Nothing dirty left by an earlier run, and (as root) the page cache dropped and filled
+    again with the sources and, by running `warm` untimed, the tool's program files."""
     os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as handle:
+            handle.write("1")
+    except OSError:
+        pass  # not root: the rounds' copies stay cached
+    else:
+        for tree in WARM_TREES:
+            _read_tree(tree)
+        for command in warm:
+            subprocess.run(command, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False)
     time.sleep(SETTLE_SECONDS)
+
+
+def run(*commands: list[str], env: dict[str, str] | None = None,
+        warm: list[list[str]] | None = None) -> Timed:
+    """Run children one after the other, timed together, from a settled page cache (see
+    _settle; `warm` defaults to each command's `--version`); their wall time and peak
+    resident memory."""
+    _settle([[command[0], "--version"] for command in commands] if warm is None else warm,
+            env)
     started = time.perf_counter()
     max_rss = cpu = 0.0
     for command in commands:
@@ -93,7 +133,8 @@ def median(samples: list[Timed]) -> Timed:
 
 
 def doveadm_backup(doveadm: Doveadm, source: Path, dest: Path) -> Timed:
-    return run(doveadm.argv(source, "backup", f"maildir:{dest}"), env=doveadm.env)
+    return run(doveadm.argv(source, "backup", f"maildir:{dest}"), env=doveadm.env,
+               warm=[[doveadm.binary, "help"]])
 
 
 def compile_dmf() -> None:
@@ -105,10 +146,18 @@ def compile_dmf() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", *dmf.__path__], check=True)
 
 
+def dmf_command() -> list[str]:
+    """The `dmf` script installed beside this interpreter, as a user runs it (`python -m dmf`
+    would add runpy's imports to every run), else `python -m dmf`."""
+    script = Path(sys.executable).with_name("dmf")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dmf"]
+
+
 def dmf_backup(source: Path, dest: Path, *settings: str) -> Timed:
     options = [arg for setting in settings for arg in ("-o", setting)]
-    return run([sys.executable, "-m", "dmf", "-o", f"mail_location=maildir:{source}", *options,
-                "backup", f"maildir:{dest}"], env={**os.environ, "USER": "bench"})
+    return run([*dmf_command(), "-o", f"mail_location=maildir:{source}", *options, "backup",
+                f"maildir:{dest}"], env={**os.environ, "USER": "bench"},
+               warm=[[sys.executable, "-c", DMF_IMPORTS]])
 
 
 def flatten(corpus: Path, inbox: Path) -> None:
@@ -134,6 +183,7 @@ def bench_one_mailbox(messages: int, rounds: int, workdir: Path, make_corpus: Pa
                     "--messages", str(messages)], check=True, stdout=subprocess.DEVNULL)
     source = base / "inbox"
     flatten(base / "corpus", source)
+    WARM_TREES[:] = [source]
     samples: dict[str, list[Timed]] = {"cp -a": [], "dmf": [], "dmf, 1 process": []}
     for round_number in range(rounds):
         samples["cp -a"].append(run(["cp", "-a", str(source), str(base / f"cp{round_number}")]))
@@ -164,6 +214,7 @@ def bench_size(messages: int, rounds: int, workdir: Path, make_corpus: Path,
     doveadm_source = doveadm.copy(corpus)
     dmf_source = base / "dmf-source"  # dmf writes its dovecot-uidlist files, as doveadm does
     subprocess.run(["cp", "-a", str(corpus), str(dmf_source)], check=True)
+    WARM_TREES[:] = [corpus, dmf_source, doveadm_source]
 
     samples: dict[str, list[Timed]] = {"cp -a": [], "dmf": [], "doveadm": [],
                                        "cp -a + sync": []}
