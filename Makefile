@@ -1,5 +1,9 @@
 # Two commands matter: `make demo` and `make test`. Both set everything up from a fresh Debian 12.
-PYTHON ?= python3
+# The distribution's Python when it is 3.11 or newer, else python3 from PATH: a 2,000-message
+# backup took 0.89x the time under Debian's than under pyenv's default build of 3.11 (which a
+# PATH of pyenv shims finds first); see README.
+PYTHON ?= $(shell /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+                  2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -9,6 +13,7 @@ STAMP := $(VENV)/.installed
 all: test
 
 $(STAMP): pyproject.toml
+	scripts/install-venv-support $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
