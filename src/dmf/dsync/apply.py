@@ -3,9 +3,11 @@
 Bodies stream: a save hands the destination an opener, never bytes, so memory does not grow
 with message size. Saves are committed in batches (by count and by bytes), which bounds what a
 crash can cost to one batch while letting the store sync its files once per batch instead of
-once per message. A local copy passes the destination file's path so the store may hard-link it;
-if that file is gone by then (expunged earlier in the run, or by a process of this run that
-writes other mailboxes at the same time), the source's body is streamed.
+once per message; the store may finish a batch in the background while the next mailbox is
+copied (the run's store close waits for all of them). A local copy passes the destination
+file's path so the store may hard-link it; if that file is gone by then (expunged earlier in the
+run, or by a process of this run that writes other mailboxes at the same time), the source's
+body is streamed.
 """
 
 from __future__ import annotations
@@ -75,10 +77,10 @@ def save_messages(saves: Iterable[tuple[Save, Prepared]], source: Mailbox, dest:
         pending += 1
         pending_bytes += save.meta.size
         if pending >= BATCH_MESSAGES or pending_bytes >= BATCH_BYTES:
-            dest.commit()
+            dest.commit(wait=False)
             pending = pending_bytes = 0
     if pending:
-        dest.commit()
+        dest.commit(wait=False)
     return vanished
 
 

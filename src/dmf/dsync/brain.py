@@ -271,6 +271,7 @@ class _Run:
         if work.plan is None or work.plan.empty:
             return
         assert work.source_box and work.dest_box
+        work.dest_box.commit()  # the early step's batches finished: what they met is this box's
         apply.expunge_messages(work.plan.expunges, work.dest_box, work.result)
         if work.plan.reset:
             apply.set_uid_state(work.plan.uid_state, work.dest_box)
@@ -427,7 +428,10 @@ class _Run:
             if work.source_box is not None:
                 work.source_box.close()
         for box in self.dest_boxes.values():
-            box.close()
+            # a batch still finishing here belongs to a mailbox that failed already (the late
+            # step waits for the others) or to a run that is failing: its error adds nothing
+            with suppress(DmfError, OSError):
+                box.close()
         self.dest_boxes.clear()
 
     def run(self) -> SyncResult:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+from _thread import allocate_lock
 from typing import BinaryIO, NamedTuple
 
 from dmf.mail.maildir.atomic import discard, os_error
@@ -39,11 +40,13 @@ class Written(NamedTuple):
 
 
 class _Unnamed:
-    """How many unnamed files this process holds, and where they cannot be made."""
+    """How many unnamed files this process holds, and where they cannot be made. A commit
+    finishing in the background closes some in its thread (`_lock`)."""
 
     def __init__(self) -> None:
         self.held = 0
         self.refused: set[str] = set()  # tmp/ directories whose filesystem has none
+        self._lock = allocate_lock()
 
     @functools.cached_property
     def limit(self) -> int:
@@ -62,11 +65,15 @@ class _Unnamed:
                 raise
             self.refused.add(directory)
             return None
-        self.held += 1
+        self.count(1)
         return fd
 
+    def count(self, change: int) -> None:
+        with self._lock:
+            self.held += change
+
     def close(self, fd: int) -> None:
-        self.held -= 1
+        self.count(-1)
         os.close(fd)
 
 
@@ -214,4 +221,4 @@ def _fill(fd: int, body: Body, internal_date: int, vsize: int | None,
 def taken_over(fd: int) -> None:
     """An unnamed file's descriptor received from another process of the run: held here
     now, and counted as this process's own."""
-    _unnamed.held += 1
+    _unnamed.count(1)

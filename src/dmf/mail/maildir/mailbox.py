@@ -8,13 +8,15 @@ dovecot-keywords when new keywords came) is written to a temp file; one syncfs f
 bodies and those files together; the uidlist temp is renamed to `dovecot-uidlist.dmf-pending`
 (and the keywords into place) and the control directory fsynced; bodies are linked or renamed
 into new/ or cur/, flag renames and unlinks are done, the directories they changed fsynced; then
-the pending file is renamed over dovecot-uidlist and the lock released. That last rename is made
-durable when the store closes (one syncfs for every commit of the run; a crash before that may
-leave the pending file, which is finished as below). If a run dies in between, the next scan
-finds the pending file and finishes the commit: what reached new/ or cur/ or is still in tmp/
-keeps the UID it was given; an unnamed body died with the process, so its record is dropped and
-a re-run saves the message again. Our own leftovers in tmp/ (`dmf.*` of a dead process) are
-removed at that scan.
+the pending file is renamed over dovecot-uidlist and the lock released. Everything from the
+syncfs on is the commit's tail; a commit that need not wait runs it in a thread of its own
+(`background.py`) while the caller goes on, and the mailbox's next use or close waits for it
+(and raises what it met). That last rename is made durable when the store closes (one syncfs
+for every commit of the run; a crash before that may leave the pending file, which is finished
+as below). If a run dies in between, the next scan finds the pending file and finishes the
+commit: what reached new/ or cur/ or is still in tmp/ keeps the UID it was given; an unnamed
+body died with the process, so its record is dropped and a re-run saves the message again. Our
+own leftovers in tmp/ (`dmf.*` of a dead process) are removed at that scan.
 
 A concurrent Dovecot is respected: its dotlock is taken for every uidlist write, and if the
 uidlist changed since we read it (inode, size, mtime), its new records and expunges win and our
@@ -29,6 +31,7 @@ above the highest UID that sits in cur/ and was already in the uidlist.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -44,6 +47,7 @@ from dmf.errors import (
     Scope,
     TemporaryError,
 )
+from dmf.mail.background import Background
 from dmf.mail.durability import Durability
 from dmf.mail.maildir import bodies, filenames, keywords, scan, summary_cache, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, temp_for, write_new
@@ -119,6 +123,7 @@ class MaildirMailbox:
         self._keywords: dict[int, str] | None = None
         self._stamp: tuple[int, int, int] | None = None  # the uidlist as we last saw it
         self._batch = _Batch()
+        self._tail: Background | None = None  # the last commit's, while it may still run
 
     # ------------------------------------------------------------------ reading
 
@@ -180,6 +185,7 @@ class MaildirMailbox:
         one listing of new/ and cur/, no stat, or a few stat() calls when remembered (see
         summary_cache). Keyword letters are turned into names, so two trees with different
         dovecot-keywords orders but the same messages agree."""
+        self._join()
         if self._uidlist is not None or self._batch:
             return self._summary()
         cached = summary_cache.read(self.mail_dir, self.control_dir)
@@ -288,6 +294,8 @@ class MaildirMailbox:
             return self._stamp is not None
 
     def _load(self) -> UidList:
+        if self._tail is not None:
+            self._join()
         if self._uidlist is None:
             if not self.mail_dir.is_dir():
                 raise NotFoundError(f"mailbox {self._name} does not exist ({self.mail_dir})",
@@ -480,7 +488,7 @@ class MaildirMailbox:
             current.records.pop(uid, None)
             self._batch.renames.pop(uid, None)
             if uid in self._batch.saves:
-                self._forget_save(uid)
+                _drop_body(self._batch, uid, self._tmp)
             else:
                 self._batch.expunged[uid] = found
 
@@ -497,7 +505,10 @@ class MaildirMailbox:
         current.nextuid = uidnext
         self._batch.uid_state = True
 
-    def commit(self) -> None:
+    def commit(self, wait: bool = True) -> None:
+        """Make the batch durable and visible. Without `wait`, a batch of saves leaves its tail
+        (see the module docstring) running when this returns."""
+        self._join()
         batch = self._batch
         if not batch:
             return
@@ -506,7 +517,9 @@ class MaildirMailbox:
         # syncfs (or fsync each)
         control_sync = (Durability.NEVER if batch.saves and self._control_beside_bodies
                         else self._durability)
-        with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
+        lock = contextlib.ExitStack()
+        lock.enter_context(dotlock(self.control_dir / UIDLIST_NAME, self._owner))
+        try:
             self._merge_disk_changes(current)
             control = self.control_dir
             written: dict[Path, Path] = {}  # temp -> final name once durable
@@ -515,6 +528,24 @@ class MaildirMailbox:
             uidlist_temp = control / "dovecot-uidlist.tmp"
             write_new(uidlist_temp, uidlist.encode(current), self._owner, control_sync)
             written[uidlist_temp] = control / PENDING_NAME
+        except BaseException:
+            lock.close()
+            raise
+        self._batch = _Batch()
+        if not wait and batch.saves and self._durability is not Durability.NEVER:
+            try:
+                self._tail = Background(self._finish, batch, written, lock)
+                return
+            except RuntimeError:  # no thread to be had: finish it here
+                pass
+        self._finish(batch, written, lock)
+
+    def _finish(self, batch: _Batch, written: dict[Path, Path],
+                lock: contextlib.ExitStack) -> None:
+        """A commit's tail, under the lock its commit took: sync, name, release. If it fails,
+        the mailbox is read again from disk at its next use."""
+        with lock:
+            control = self.control_dir
             try:
                 if batch.saves:
                     self._durability.many(self.mail_dir / "tmp", (
@@ -537,9 +568,20 @@ class MaildirMailbox:
                 os.rename(control / PENDING_NAME, control / UIDLIST_NAME)
                 self._storage.settle_later(control)
                 self._stamp = _stamp(os.stat(control / UIDLIST_NAME))
-            except OSError as exc:
-                raise os_error(exc, self.mail_dir) from None
-        self._batch = _Batch()
+            except BaseException as exc:
+                for uid in list(batch.saves):  # bodies not placed yet go with the batch
+                    _drop_body(batch, uid, self._tmp)
+                self._uidlist = None  # nobody else touches them while a tail runs
+                self._files = {}
+                if isinstance(exc, OSError):
+                    raise os_error(exc, self.mail_dir) from None
+                raise
+
+    def _join(self) -> None:
+        """Wait for the last commit's tail; raise what it met."""
+        tail, self._tail = self._tail, None
+        if tail is not None:
+            tail.join()
 
     def _place_saves(self, batch: _Batch) -> set[str]:
         """The batch's bodies into new/ or cur/: unnamed ones linked, the others renamed;
@@ -653,23 +695,29 @@ class MaildirMailbox:
         if not batch.uid_state:
             current.nextuid = nextuid
 
-    def _forget_save(self, uid: int) -> None:
-        """Forget a save of this batch and its body."""
-        found = self._batch.saves.pop(uid)
-        fd = self._batch.unnamed.pop(uid, None)
-        if fd is None:
-            discard(self._tmp + found.name)
-        else:
-            bodies.drop(fd)
-
     def close(self) -> None:
-        """Drop an uncommitted batch: its bodies go, nothing else changed on disk."""
+        """Drop an uncommitted batch: its bodies go, nothing else changed on disk. The last
+        commit's tail is waited for, and raises what it met."""
         for uid in list(self._batch.saves):
-            self._forget_save(uid)
+            _drop_body(self._batch, uid, self._tmp)
         self._batch = _Batch()
-        self._uidlist = None
-        self._files = {}
-        self._storage.forget(self._name, self)
+        try:
+            self._join()
+        finally:
+            self._uidlist = None
+            self._files = {}
+            self._storage.forget(self._name, self)
+
+
+def _drop_body(batch: _Batch, uid: int, tmp: str) -> None:
+    """Forget a save of `batch` and its body (unnamed, or in tmp/ under `tmp` + its name; gone
+    already if it was placed)."""
+    found = batch.saves.pop(uid)
+    fd = batch.unnamed.pop(uid, None)
+    if fd is None:
+        discard(tmp + found.name)
+    else:
+        bodies.drop(fd)
 
 
 def create_maildir(mail_dir: Path, control_dir: Path, owner: tuple[int, int] | None,

@@ -263,11 +263,19 @@ class MaildirStorage:
             yield
 
     def close(self) -> None:
-        """Drops uncommitted batches and makes every commit durable (see settle_later)."""
+        """Drops uncommitted batches, waits for the commits still finishing in the background
+        and makes every commit durable (see settle_later); then raises the first error a
+        commit met."""
+        failed: BaseException | None = None
         for box in list(self._open.values()):
-            box.close()
+            try:
+                box.close()
+            except BaseException as exc:  # noqa: BLE001 - the others still close, then raise
+                failed = failed or exc
         unsettled, self._unsettled = self._unsettled, set()
         self._sync_each_filesystem(unsettled)
+        if failed is not None:
+            raise failed
 
     def _sync_each_filesystem(self, paths: Iterable[Path], *, files: bool = False) -> None:
         """Make `paths` (directories, or `files`) durable: one sync per filesystem they are on
