@@ -3,8 +3,9 @@
 The sync engine sees only this protocol. It branches on `Storage.capabilities`, never on the
 concrete class, so wrapper stores (tracing, dry run, fault injection) slot in anywhere.
 Writes are batched: `save`, `update_flags` and `expunge` may be buffered and become durable
-together at `Mailbox.commit()`; a crash before it loses the batch, never leaves an index entry
-for a message that is not on disk.
+together at `Mailbox.commit()` (or, with `wait=False`, by the mailbox's next use or close); a
+crash before that loses the batch, never leaves an index entry for a message that is not on
+disk.
 """
 
 from __future__ import annotations
