@@ -24,17 +24,17 @@ Children get SIGTERM when the parent dies, so a killed dmf leaves no writer behi
 
 from __future__ import annotations
 
+import _pickle  # pickle.py only wraps it, and costs 1 ms of start-up to import
+import _socket  # socket.py's classes and enums cost 2 ms of start-up; a socketpair needs none
 import contextlib
 import gc
 import mmap
 import os
-import pickle
 import select
-import signal
-import socket
 import struct
 import sys
 import time
+from _signal import SIGTERM  # signal.py's enums cost 0.5 ms of start-up
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
@@ -57,6 +57,8 @@ _LENGTH = struct.Struct("!I")
 _COUNT = struct.Struct("=I")
 # Linux passes at most SCM_MAX_FD (253) descriptors in one message.
 MAX_FDS = 253
+_FD = struct.Struct("i")
+_RIGHTS_SPACE = _socket.CMSG_SPACE(MAX_FDS * _FD.size)
 # A read asks for at most this much: recvmsg allocates what it asks for, and a large outcome
 # arrives a socket buffer at a time.
 READ_BYTES = 256 * 1024
@@ -69,15 +71,17 @@ class Channel:
     package) cost 15-20 ms of every parallel run's start-up, and which carries no
     descriptors."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
         self.fd = sock.fileno()
 
     def send(self, message: object, fds: Sequence[int] = ()) -> None:
-        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        data = _pickle.dumps(message, -1)  # the highest protocol
         frame = memoryview(_LENGTH.pack(len(data)) + data)
         if fds:  # the descriptors ride with the frame's first bytes
-            frame = frame[socket.send_fds(self.sock, [frame], list(fds)):]
+            rights = struct.pack(f"{len(fds)}i", *fds)
+            frame = frame[self.sock.sendmsg(
+                [frame], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)]):]
         if frame:
             self.sock.sendall(frame)
 
@@ -93,12 +97,15 @@ class Channel:
             chunks = []
             while size:
                 try:
-                    chunk, received, flags, _ = socket.recv_fds(
-                        self.sock, min(size, READ_BYTES), MAX_FDS)
+                    chunk, ancillary, flags, _ = self.sock.recvmsg(
+                        min(size, READ_BYTES), _RIGHTS_SPACE)
                 except ConnectionResetError:  # died with an answer of ours unread
                     raise EOFError from None
-                fds.extend(received)
-                truncated = truncated or bool(flags & socket.MSG_CTRUNC)
+                for level, kind, data in ancillary:
+                    if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                        fds.extend(number for (number,) in _FD.iter_unpack(
+                            data[:len(data) - len(data) % _FD.size]))
+                truncated = truncated or bool(flags & _socket.MSG_CTRUNC)
                 if not chunk:
                     raise EOFError
                 chunks.append(chunk)
@@ -106,7 +113,7 @@ class Channel:
             return b"".join(chunks)
 
         (length,) = _LENGTH.unpack(read(_LENGTH.size))
-        message = pickle.loads(read(length))
+        message = _pickle.loads(read(length))
         if truncated:
             _close_all(fds)
             return message, None
@@ -129,7 +136,7 @@ def _close_all(fds: Sequence[int]) -> None:
 
 def _channels() -> tuple[Channel, Channel]:
     """(the parent's side, the child's side) of a new link."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     return Channel(ours), Channel(theirs)
 
 
@@ -260,7 +267,7 @@ class Link(Generic[T]):
 def _sendable(exc: BaseException) -> BaseException:
     """The exception itself when it survives pickling, else a DmfError that names it."""
     try:
-        pickle.loads(pickle.dumps(exc))
+        _pickle.loads(_pickle.dumps(exc))
     except Exception:  # noqa: BLE001 - any failure to pickle means: send a description
         return DmfError(f"{type(exc).__name__}: {exc}")
     return exc
@@ -305,6 +312,8 @@ def _child(parent: int, items: Sequence[T], work: Work[T, R], connection: Channe
 
 def _lost(status: int) -> TemporaryError:
     if os.WIFSIGNALED(status):
+        import signal  # only for a lost process's report
+
         how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
     else:
         how = f"exit status {os.waitstatus_to_exitcode(status)}"
@@ -533,7 +542,7 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
                 at_barrier.clear()
     except BaseException:
         for _link, _share, pid in children.values():
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, SIGTERM)
         raise
     finally:
         gc.unfreeze()
