@@ -101,6 +101,39 @@ def test_an_error_of_the_tail_comes_out_at_the_next_use_and_leaves_nothing(
     store.close()
 
 
+def test_a_keyword_first_given_in_a_failed_batch_is_written_by_the_next_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The failed batch was to write dovecot-keywords; the mailbox must not remember the
+    keyword's letter as if it had."""
+    store = _store(tmp_path)
+    box = store.mailbox("INBOX")
+    real_rename = os.rename
+
+    def rename(source, target, **kwargs) -> None:
+        if os.fspath(target).endswith("dovecot-keywords"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_rename(source, target, **kwargs)
+
+    def save(uid: int) -> None:
+        box.save(MessageMeta(uid=uid, guid=f"guid{uid}", keywords=frozenset({"$Label1"}),
+                             internal_date=1_600_000_000, size=len(BODY)),
+                 Body(open=lambda: io.BytesIO(BODY)))
+
+    monkeypatch.setattr(os, "rename", rename)
+    save(1)
+    box.commit(wait=False)
+    with pytest.raises(TemporaryError, match="disk full"):
+        list(box.messages())
+    monkeypatch.setattr(os, "rename", real_rename)
+    assert not (tmp_path / "dovecot-keywords").exists()
+    save(2)
+    box.commit()
+    assert (tmp_path / "dovecot-keywords").read_text() == "0 $Label1\n"
+    assert [m.keywords for m in _store(tmp_path).mailbox("INBOX").messages()] == [
+        frozenset({"$Label1"})]
+    store.close()
+
+
 def test_the_store_close_waits_for_every_tail_and_raises_the_first_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = _store(tmp_path)

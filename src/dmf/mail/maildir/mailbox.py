@@ -121,6 +121,9 @@ class MaildirMailbox:
         self._files: dict[int, MessageFile] = {}
         self._unlisted: set[int] = set()  # UIDs given at the scan to files not in the uidlist
         self._keywords: dict[int, str] | None = None
+        # (flags, keywords) -> filename letters, for saves: a mailbox's messages share few
+        # combinations, and working them out cost more than any other step of a save's own
+        self._letters: dict[tuple[frozenset[str], frozenset[str]], str] = {}
         self._stamp: tuple[int, int, int] | None = None  # the uidlist as we last saw it
         self._batch = _Batch()
         self._tail: Background | None = None  # the last commit's, while it may still run
@@ -138,6 +141,7 @@ class MaildirMailbox:
         flag_cache: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         records = current.records
         files = self._files
+        saves = self._batch.saves
         for uid in sorted(files):
             found = files[uid]
             base, _, info = found.name.partition(":")
@@ -146,7 +150,8 @@ class MaildirMailbox:
             if flag_sets is None:
                 flag_sets = flag_cache[letters] = filenames.flag_sets(letters, names)
             try:
-                status = os.stat(self._path(uid, verify=False))
+                status = os.stat(self._path(uid, verify=False) if uid in saves
+                                 else f"{self._dir}/{found.subdir}/{found.name}")
             except FileNotFoundError:
                 status = self._refind(found)
             size, vsize = filenames.sizes(base) if "," in base else (None, None)
@@ -419,11 +424,15 @@ class MaildirMailbox:
             uid = meta.uid
         else:
             uid = current.nextuid
-        names = self._keyword_names()
-        before = len(names)
-        indexes = [keywords.assign(names, keyword) for keyword in sorted(meta.keywords)]
-        self._batch.keywords |= len(names) != before
-        return uid, filenames.letters_for(meta.flags, indexes)
+        key = (meta.flags, meta.keywords)
+        letters = self._letters.get(key)
+        if letters is None:  # the first message with these flags: new keywords get letters
+            names = self._keyword_names()
+            before = len(names)
+            indexes = [keywords.assign(names, keyword) for keyword in sorted(meta.keywords)]
+            self._batch.keywords |= len(names) != before
+            letters = self._letters[key] = filenames.letters_for(meta.flags, indexes)
+        return uid, letters
 
     def _record(self, meta: MessageMeta, uid: int, letters: str, planned: str | None,
                 staging: str | None, written: bodies.Written) -> int:
@@ -435,7 +444,10 @@ class MaildirMailbox:
             base = planned
         else:  # metadata that got the size wrong is not trusted for the vsize either
             base = filenames.new_base(size, vsize if meta.size in (0, size) else None)
-        name = filenames.with_letters(base, letters) if letters else base
+        if base == planned and staging is not None:
+            name = staging[len(self._tmp):]  # the planned name, letters and all
+        else:
+            name = filenames.with_letters(base, letters) if letters else base
         if written.fd is not None:
             self._batch.unnamed[uid] = written.fd
         elif base != planned and staging is not None:
@@ -573,6 +585,8 @@ class MaildirMailbox:
                     _drop_body(batch, uid, self._tmp)
                 self._uidlist = None  # nobody else touches them while a tail runs
                 self._files = {}
+                self._keywords = None  # letters given in the batch may not be on disk
+                self._letters = {}
                 if isinstance(exc, OSError):
                     raise os_error(exc, self.mail_dir) from None
                 raise
