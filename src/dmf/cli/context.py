@@ -1,7 +1,5 @@
 """The global options of doveadm's grammar, parsed once and handed to every sub-command."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 

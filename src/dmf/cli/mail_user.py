@@ -4,8 +4,6 @@ Pure decisions over settings and userdb answers; the only outside reads are the 
 ($USER, $HOME), the `-F` file and the userdb files, so tests drive every branch with real files.
 """
 
-from __future__ import annotations
-
 import os
 import pwd
 from collections.abc import Iterator, Mapping

@@ -1,7 +1,5 @@
 """What every mail command does first: read the settings and userdb, open a user's store."""
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Callable
@@ -83,7 +81,7 @@ def run_per_user(session: Session, *, user: str | None, all_users: bool,
     return exit_code
 
 
-def print_per_user(session: Session, printer: Printer, *, user: str | None, all_users: bool,
+def print_per_user(session: Session, printer: "Printer", *, user: str | None, all_users: bool,
                    users_file: str | None, run: Callable[[MailUser], int]) -> int:
     """The whole run of an inspection command after its set-up: `run_per_user`, then the
     printer's output finished (also when a user failed: the others' rows are still owed);

@@ -4,8 +4,6 @@ This module is on the hot path of a no-change re-run (the whole run must stay un
 20,000 messages), so it imports only argparse, the engine and the store; rich only for a bar.
 """
 
-from __future__ import annotations
-
 import os
 import re
 import sys

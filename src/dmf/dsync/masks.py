@@ -4,8 +4,6 @@
 doveadm's exclude masks do. A mailbox outside the selection is never touched on either side.
 """
 
-from __future__ import annotations
-
 import re
 from typing import NamedTuple
 
@@ -26,7 +24,7 @@ class MailboxSelection(NamedTuple):
     excludes: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
-    def from_options(cls, options: SyncOptions) -> MailboxSelection:
+    def from_options(cls, options: SyncOptions) -> "MailboxSelection":
         return cls(name=options.mailbox, guid=options.mailbox_guid.lower()
                    if options.mailbox_guid else None,
                    excludes=tuple(mask_pattern(mask) for mask in options.excludes))

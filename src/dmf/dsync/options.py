@@ -1,8 +1,6 @@
 """What a caller asks of a sync run and what it gets back: plain values shared by cli/ and the
 engine, so the engine never sees argv and the CLI never sees plans."""
 
-from __future__ import annotations
-
 import enum
 from typing import NamedTuple
 

@@ -22,8 +22,6 @@ what it committed is on disk the store's crash-safe way, and a re-run finishes t
 Children get SIGTERM when the parent dies, so a killed dmf leaves no writer behind.
 """
 
-from __future__ import annotations
-
 import _pickle  # pickle.py only wraps it, and costs 1 ms of start-up to import
 import _socket  # socket.py's classes and enums cost 2 ms of start-up; a socketpair needs none
 import contextlib

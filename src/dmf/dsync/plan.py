@@ -24,8 +24,6 @@ such a mailbox with the source's UIDNEXT (the UIDs are reused), and for INBOX it
 leaving it empty.
 """
 
-from __future__ import annotations
-
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple

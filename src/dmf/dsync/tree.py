@@ -14,8 +14,6 @@ Renames are planned one at a time: stores may move children along with their par
 caller applies the first rename, lists again and plans again until nothing is left to move.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable
 from typing import NamedTuple
 

@@ -10,10 +10,12 @@ about 1 ms to define (six generated methods, each compiled) against 0.2 ms, and 
 pays for the classes it imports before it starts (24 of them: 11-14 ms of a backup's imports).
 They build faster per message too. Mutable state on a command's path is a plain class with
 __slots__ and its own __init__ (a slots dataclass still costs 0.4 ms to define, and importing
-dataclasses pulls in inspect); the long-running services keep dataclasses.
+dataclasses pulls in inspect); the long-running services keep dataclasses. A module that
+defines NamedTuples does without `from __future__ import annotations`: typing compiles each
+field's annotation when it is a string (a ForwardRef, ~25 us) and takes an evaluated one as it
+is (1.1 ms of a backup's start-up over 16 modules); their other annotations name later or
+TYPE_CHECKING-only classes in quotes.
 """
-
-from __future__ import annotations
 
 from typing import NamedTuple
 

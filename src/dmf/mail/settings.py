@@ -6,8 +6,6 @@ but accepts a whole dovecot.conf: other sections are skipped and other keys are 
 meaning, so one file can serve both Dovecot and dmf.
 """
 
-from __future__ import annotations
-
 import os
 import re
 from collections.abc import Iterable, Mapping

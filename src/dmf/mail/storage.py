@@ -8,8 +8,6 @@ crash before that loses the batch, never leaves an index entry for a message tha
 disk.
 """
 
-from __future__ import annotations
-
 import enum
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import AbstractContextManager

@@ -7,8 +7,6 @@ a passwd-file entry with uid 0 or without uid/gid is not a userdb user; only ext
 the `userdb_` prefix are userdb fields; `%u %n %d %h %%` are expanded in field values.
 """
 
-from __future__ import annotations
-
 import grp
 import pwd
 from collections.abc import Iterator, Mapping

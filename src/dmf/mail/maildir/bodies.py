@@ -11,8 +11,6 @@ descriptors use `tmp/dmf.<final name>` instead, renamed at the commit. The file 
 message's internal date as its mtime; syncs are left to the batch.
 """
 
-from __future__ import annotations
-
 import errno
 import functools
 import os

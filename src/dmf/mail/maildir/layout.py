@@ -9,8 +9,6 @@ Names that begin with "~" are stored as they are (`.~Name`): nothing is lost, th
 itself refuses to open such a mailbox (the sync engine warns about them).
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Iterator
 from pathlib import Path

@@ -4,8 +4,6 @@ after a run that was killed: finishing its interrupted commit, removing its temp
 Functions here touch only the directories of one mailbox; the uidlist lock is the caller's.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import time

@@ -12,8 +12,6 @@ which breaks every client cache and, for a migration, changes what is being migr
 administrator decides (delete the file to let Dovecot or dmf renumber), nothing is lost.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
