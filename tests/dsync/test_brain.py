@@ -27,6 +27,8 @@ from tests.interop.trees import message_files, tree_view
 
 
 class RecordingReporter:
+    per_message = True
+
     def __init__(self) -> None:
         self.started: list[tuple[str, int]] = []
         self.saved = 0

@@ -18,8 +18,9 @@ from dmf.errors import NotFoundError, Scope, TemporaryError
 
 
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, per_message: bool = True) -> None:
         self.calls: list[tuple[object, ...]] = []
+        self.per_message = per_message
 
     def mailbox_started(self, name: str, to_save: int) -> None:
         self.calls.append(("started", name, to_save))
@@ -58,6 +59,23 @@ def test_every_item_is_taken_once_in_order_with_the_children_reports() -> None:
         mine = [call for call in recorder.calls if call[1] == name]
         assert mine == [("started", name, 3), ("saved", name, 0), ("saved", name, 1),
                         ("saved", name, 2), ("done", name, 3)]
+
+
+def test_message_calls_stay_in_the_child_when_the_reporter_shows_none() -> None:
+    def work(link: Link[Any], reporter: SyncReporter) -> bool:
+        while (name := link.take()) is not None:
+            assert isinstance(name, str)
+            reporter.mailbox_started(name, 2)
+            reporter.message_saved(name, 1)
+            reporter.message_saved(name, 2)
+            reporter.mailbox_done(MailboxResult(name=name, saved=2))
+        return reporter.per_message
+
+    recorder = Recorder(per_message=False)
+    shares = run_forked(["a", "b", "c"], 2, work, recorder)
+    assert [share.outcome for share in shares] == [False, False]
+    assert sorted(recorder.calls) == [("done", name, 2) for name in "abc"] + [
+        ("started", name, 2) for name in "abc"]
 
 
 def test_a_child_that_is_busy_leaves_the_next_items_to_the_others() -> None:

@@ -60,6 +60,7 @@ class CliReporter:
         self._tasks: dict[str, Any] = {}  # by mailbox: several run at once in processes
         if verbose and self._stream.isatty():
             self._bar = _start_bar(self._stream)
+        self.per_message = debug or self._bar is not None
 
     def _display(self, name: str) -> str:
         return name.replace("/", self._separator) if self._separator != "/" else name

@@ -173,8 +173,9 @@ class PartResult(NamedTuple):
 class _ForwardingReporter:
     """A child's reporter: its calls travel to the parent's reporter."""
 
-    def __init__(self, connection: Channel) -> None:
+    def __init__(self, connection: Channel, per_message: bool) -> None:
         self._connection = connection
+        self.per_message = per_message  # the parent's reporter's
         self._events: list[tuple[Any, ...]] = []
         self._sent = time.monotonic()
 
@@ -193,7 +194,8 @@ class _ForwardingReporter:
         self._add(("mailbox_started", name, to_save))
 
     def message_saved(self, name: str, size: int) -> None:
-        self._add(("message_saved", name, size))
+        if self.per_message:
+            self._add(("message_saved", name, size))
 
     def mailbox_done(self, result: MailboxResult) -> None:
         self._add(("mailbox_done", result))
@@ -286,11 +288,11 @@ class Share(Generic[T, R]):
 
 
 def _child(parent: int, items: Sequence[T], work: Work[T, R], connection: Channel,
-           board: _Board) -> NoReturn:
+           board: _Board, per_message: bool) -> NoReturn:
     code = 0
     try:
         die_with_parent(parent)
-        reporter = _ForwardingReporter(connection)
+        reporter = _ForwardingReporter(connection, per_message)
         outcome: object
         try:
             outcome = work(Link(items, connection, reporter, board), reporter)
@@ -456,7 +458,7 @@ def run_forked(items: Sequence[T], processes: int, work: Work[T, R],
                 for link, _share, _pid in children.values():  # the other children's links
                     link.close()
                 ours.close()
-                _child(parent, items, work, theirs, board)
+                _child(parent, items, work, theirs, board, reporter.per_message)
             theirs.close()  # else a lost child's socket never reads EOF
             children[ours.fd] = (ours, Share(), pid)
         poller = select.poll()

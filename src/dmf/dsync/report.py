@@ -12,6 +12,11 @@ from dmf.dsync.options import MailboxResult
 
 
 class SyncReporter(Protocol):
+    # Whether message_saved shows anywhere (-D, a progress bar). A run in several processes
+    # sends a child's message_saved calls to the parent only then: otherwise they cost every
+    # message a pickle, a share of a socket write and a replay, for nothing.
+    per_message: bool
+
     def mailbox_started(self, name: str, to_save: int) -> None: ...
 
     def message_saved(self, name: str, size: int) -> None: ...
@@ -23,6 +28,8 @@ class SyncReporter(Protocol):
 
 class SilentReporter:
     """The reporter of callers that want only the final SyncResult (tests, the worker)."""
+
+    per_message = False
 
     def mailbox_started(self, name: str, to_save: int) -> None:
         pass
