@@ -115,4 +115,8 @@ def _run(argv: list[str]) -> int:
     parser = Parser(f"dmf {top.command}")
     importlib.import_module(COMMANDS[top.command][0]).configure(parser)
     args = parser.parse_args(top.arguments)
+    # What start-up made lives as long as the process: frozen, the collector (off since
+    # dmf.__main__, when that is how dmf started) never looks at it again.
+    gc.freeze()
+    gc.enable()
     return args.run(options, args)
