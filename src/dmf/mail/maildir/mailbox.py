@@ -122,7 +122,7 @@ class MaildirMailbox:
         self._unlisted: set[int] = set()  # UIDs given at the scan to files not in the uidlist
         self._keywords: dict[int, str] | None = None
         # (flags, keywords) -> filename letters, for saves: a mailbox's messages share few
-        # combinations, and working them out cost more than any other step of a save's own
+        # combinations, and working them out (sets, a sort, a join) cost every save ~2.5 us
         self._letters: dict[tuple[frozenset[str], frozenset[str]], str] = {}
         self._stamp: tuple[int, int, int] | None = None  # the uidlist as we last saw it
         self._batch = _Batch()
