@@ -27,13 +27,13 @@ def test_bad_expansions(text: str, why: str) -> None:
 def test_parameters() -> None:
     layout = parse_maildir("maildir:~/Maildir:LAYOUT=fs:INBOX=/var/in/%u:CONTROL=~/ctl"
                            ":INDEX=/idx/%u", user="u", home="/h")
-    assert layout.root == Path("/h/Maildir")
+    assert layout.root == "/h/Maildir"
     assert layout.fs_layout and layout.separator == "/"
-    assert layout.inbox == Path("/var/in/u")
-    assert layout.control == Path("/h/ctl")
-    assert layout.mail_dir("INBOX") == Path("/var/in/u")
-    assert layout.control_dir("A/B") == Path("/h/ctl/A/B")
-    assert parse_maildir("maildir:/x::y", user="u", home=None).root == Path("/x:y")
+    assert layout.inbox == "/var/in/u"
+    assert layout.control == "/h/ctl"
+    assert layout.mail_dir("INBOX") == "/var/in/u"
+    assert layout.control_dir("A/B") == "/h/ctl/A/B"
+    assert parse_maildir("maildir:/x::y", user="u", home=None).root == "/x:y"
 
 
 @pytest.mark.parametrize(("location", "error", "why"), [

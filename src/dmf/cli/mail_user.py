@@ -7,13 +7,12 @@ Pure decisions over settings and userdb answers; the only outside reads are the 
 import os
 import pwd
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
 from dmf.errors import ConfigError, NotPossibleError, UnknownUserError, UsageError
 from dmf.mail.durability import Durability
-from dmf.mail.settings import MailSettings
+from dmf.mail.settings import MailSettings, normal_path
 from dmf.mail.userdb import UserdbChain, expand_variables, resolve_gid, resolve_uid
 
 REMOTE_PREFIXES = ("remote:", "remoteprefix:", "tcp:", "tcps:")
@@ -94,7 +93,8 @@ def default_user(environ: Mapping[str, str] | None = None) -> str:
 def read_users_file(path: str) -> list[str]:
     """`-F file`: one user per line (blank lines skipped; anything after a tab ignored)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(normal_path(path), encoding="utf-8") as handle:
+            text = handle.read()
     except OSError as exc:
         raise NotPossibleError(f"-F {path}: {exc.strerror}") from None
     return [line.split("\t", 1)[0].strip() for line in text.splitlines() if line.strip()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 from dmf.cli import mailbox_masks
@@ -130,7 +129,7 @@ def _wants_one_inbox(masks: Sequence[str]) -> bool:
 
 
 def filesystem_path(location: str, user: str, home: str | None, name: str,
-                    path_type: str) -> Path | None:
+                    path_type: str) -> str | None:
     """Where Dovecot keeps mailbox `name` (as the user writes it, with the store's
     separator), from the location alone: the store need not exist. None for the index of
     INDEX=MEMORY."""

@@ -3,7 +3,6 @@
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from dmf.cli.context import GlobalOptions
@@ -116,7 +115,7 @@ def new_mail_owner(mail_user: MailUser, location: str) -> tuple[int, int] | None
     return mail_user.owner
 
 
-def destination_root(location: str, user: str, home: str | None) -> Path | None:
+def destination_root(location: str, user: str, home: str | None) -> str | None:
     """The directory a maildir location names (None for other formats, which open_storage
     refuses with its own error)."""
     if not location.lower().startswith("maildir:"):
@@ -126,14 +125,18 @@ def destination_root(location: str, user: str, home: str | None) -> Path | None:
     return parse_maildir(location, user=user, home=home).root
 
 
-def parent_owner(path: Path | None) -> tuple[int, int] | None:
-    """The owner of the nearest existing ancestor of `path`: new mail blends into its tree."""
+def parent_owner(path: str | None) -> tuple[int, int] | None:
+    """The owner of the nearest existing ancestor of `path` (absolute, normalised): new mail
+    blends into its tree."""
     if path is None:
         return None
-    for candidate in (path.parent, *path.parent.parents):
+    candidate = os.path.dirname(path)
+    while True:
         try:
-            info = candidate.stat()
+            info = os.stat(candidate)
         except OSError:
+            if candidate == os.path.dirname(candidate):  # "/": nothing above it
+                return None
+            candidate = os.path.dirname(candidate)
             continue
         return info.st_uid, info.st_gid
-    return None

@@ -17,7 +17,6 @@ import functools
 import os
 from collections.abc import Callable, Iterable
 from enum import Enum
-from pathlib import Path
 
 from dmf.errors import ConfigError
 
@@ -30,7 +29,7 @@ def _syncfs() -> Callable[[int], int] | None:
     return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
 
 
-def _fsync_path(path: Path | str, flags: int = os.O_RDONLY) -> None:
+def _fsync_path(path: str | os.PathLike[str], flags: int = os.O_RDONLY) -> None:
     fd = os.open(path, flags)
     try:
         os.fsync(fd)
@@ -54,7 +53,7 @@ class Durability(Enum):
             raise ConfigError(f"mail_fsync={value}: expected optimized, always or never"
                               ) from None
 
-    def many(self, directory: Path, files: Iterable[str | int]) -> None:
+    def many(self, directory: str | os.PathLike[str], files: Iterable[str | int]) -> None:
         """Make `files` (paths of files or directories, or descriptors of unnamed files, on the
         filesystem of `directory`) durable at once: new message files before any uidlist
         names them, or the directories a store's commits changed. `files` is iterated only
@@ -81,7 +80,7 @@ class Durability(Enum):
         if self is not Durability.NEVER:
             os.fsync(fd)
 
-    def directory(self, directory: Path) -> None:
+    def directory(self, directory: str | os.PathLike[str]) -> None:
         """Make renames and unlinks in `directory` durable."""
         if self is not Durability.NEVER:
             _fsync_path(directory, os.O_RDONLY | os.O_DIRECTORY)

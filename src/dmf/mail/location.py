@@ -11,16 +11,17 @@ keys ConfigError. Schemes other than maildir (mbox, imapc, ...) are NotPossibleE
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 
 from dmf.errors import ConfigError, NotFoundError, NotPossibleError
 from dmf.mail.durability import Durability
 from dmf.mail.maildir.atomic import os_error
-from dmf.mail.maildir.layout import INBOX, MaildirLayout
+from dmf.mail.maildir.layout import INBOX, MaildirLayout, is_dir
 from dmf.mail.maildir.mailbox import create_maildir
 from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.maildir.store import MaildirStorage
+from dmf.mail.settings import normal_path
 
 _IGNORED_KEYS = {"INDEXPVT", "INDEXSHARED", "VOLATILEDIR"}
 _UNSUPPORTED_KEYS = {"DIRNAME", "FULLDIRNAME", "SUBSCRIPTIONS", "ALT", "NO-NOSELECT", "UTF8",
@@ -76,9 +77,9 @@ def parse_maildir(location: str, *, user: str, home: str | None) -> MaildirLayou
     parts = _split(location[len("maildir:"):])
     if not parts[0]:
         raise ConfigError(f"mail location {location!r}: the maildir path is empty")
-    root = Path(expand(parts[0], user=user, home=home))
-    if not root.is_absolute():
-        raise ConfigError(f"mail location {location!r}: the path {str(root)!r} is not absolute")
+    root = normal_path(expand(parts[0], user=user, home=home))
+    if not os.path.isabs(root):
+        raise ConfigError(f"mail location {location!r}: the path {root!r} is not absolute")
     settings: dict[str, str] = {}
     for part in parts[1:]:
         key, equals, value = part.partition("=")
@@ -99,8 +100,8 @@ def parse_maildir(location: str, *, user: str, home: str | None) -> MaildirLayou
     paths = {}
     for key in ("INBOX", "CONTROL", "INDEX"):
         if key in settings:
-            path = Path(settings[key])
-            if not path.is_absolute():
+            path = normal_path(settings[key])
+            if not os.path.isabs(path):
                 raise ConfigError(f"mail location {location!r}: {key}={settings[key]!r} is not "
                                   "an absolute path")
             paths[key] = path
@@ -115,7 +116,7 @@ def storage_exists(location: str, *, user: str, home: str | None) -> bool:
     if not location.lower().startswith("maildir:"):
         return True  # open_storage reports what is wrong with it
     layout = parse_maildir(location, user=user, home=home)
-    return layout.root.is_dir() and layout.mail_dir(INBOX).is_dir()
+    return is_dir(layout.root) and is_dir(layout.mail_dir(INBOX))
 
 
 def open_storage(location: str, *, user: str, home: str | None,
@@ -134,12 +135,12 @@ def open_storage(location: str, *, user: str, home: str | None,
         raise ConfigError(f"mail location {location!r}: unknown mail format {scheme!r}")
     layout = parse_maildir(location, user=user, home=home)
     inbox = layout.mail_dir(INBOX)
-    if not create and (not layout.root.is_dir() or not inbox.is_dir()):
+    if not create and (not is_dir(layout.root) or not is_dir(inbox)):
         raise NotFoundError(f"mail location {location!r}: {layout.root} does not exist")
     try:
         if create:
             make_dirs(layout.root, owner)
-        if create and not (inbox / "cur").is_dir():
+        if create and not is_dir(os.path.join(inbox, "cur")):
             # directories only: INBOX's uidlist (GUID, UIDVALIDITY) comes from create_mailbox()
             # or from the first scan
             create_maildir(inbox, layout.control_dir(INBOX), owner, folder_marker=False)

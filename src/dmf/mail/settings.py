@@ -9,7 +9,6 @@ meaning, so one file can serve both Dovecot and dmf.
 import os
 import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -67,6 +66,18 @@ def _strip_comment(line: str) -> str:
         elif char == "#" and not quoted:
             return line[:index]
     return line
+
+
+def normal_path(path: str) -> str:
+    """`path` as pathlib spells it, the form dmf uses for the paths it is given (settings,
+    mail locations, -c, -F): doubled "/", "." levels and a trailing "/" dropped, a leading "//"
+    kept, "." for "". ".." is kept too, unlike os.path.normpath: after a symlink it is not the
+    level before."""
+    levels = "/".join(level for level in path.split("/") if level and level != ".")
+    if path.startswith("/"):
+        root = "//" if path.startswith("//") and not path.startswith("///") else "/"
+        return root + levels
+    return levels or "."
 
 
 def parse_config(text: str, *, source: str = "config") -> MailSettings:
@@ -144,7 +155,8 @@ def load_settings(config_file: str | None,
     settings = MailSettings()
     if config_file is not None:
         try:
-            text = Path(config_file).read_text(encoding="utf-8")
+            with open(normal_path(config_file), encoding="utf-8") as handle:
+                text = handle.read()
         except OSError as exc:
             raise ConfigError(f"Error reading configuration {config_file}: "
                               f"{exc.strerror or exc}") from None

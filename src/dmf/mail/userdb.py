@@ -10,12 +10,11 @@ the `userdb_` prefix are userdb fields; `%u %n %d %h %%` are expanded in field v
 import grp
 import pwd
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 from dmf.errors import ConfigError, NotPossibleError
-from dmf.mail.settings import MailSettings, UserdbSettings
+from dmf.mail.settings import MailSettings, UserdbSettings, normal_path
 
 
 class UserRecord(NamedTuple):
@@ -165,9 +164,10 @@ class PasswdFileUserdb:
         self._path_template = paths[0]
 
     def _entries(self, user: str) -> Iterator[PasswdFileEntry]:
-        path = Path(expand_variables(self._path_template, user))
+        path = normal_path(expand_variables(self._path_template, user))
         try:
-            text = path.read_text(encoding="utf-8", errors="surrogateescape")
+            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+                text = handle.read()
         except FileNotFoundError:
             if "%" in self._path_template:
                 return  # per-domain files: a missing file means an unknown user

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from dmf.errors import NotPossibleError
 from dmf.mail.maildir.layout import MaildirLayout
 
-PLUS = MaildirLayout(Path("/m"))
-FS = MaildirLayout(Path("/m"), fs_layout=True)
+PLUS = MaildirLayout("/m")
+FS = MaildirLayout("/m", fs_layout=True)
 
 
 def test_maildir_plus_plus_paths() -> None:
-    assert PLUS.mail_dir("INBOX") == Path("/m")
-    assert PLUS.mail_dir("Archive/2024") == Path("/m/.Archive.2024")
-    assert PLUS.mail_dir("Entwürfe/R&D") == Path("/m/.Entw&APw-rfe.R&-D")
-    assert PLUS.mail_dir("~Tilde") == Path("/m/.~Tilde")
+    assert PLUS.mail_dir("INBOX") == "/m"
+    assert PLUS.mail_dir("Archive/2024") == "/m/.Archive.2024"
+    assert PLUS.mail_dir("Entwürfe/R&D") == "/m/.Entw&APw-rfe.R&-D"
+    assert PLUS.mail_dir("~Tilde") == "/m/.~Tilde"
     assert PLUS.canonical("inbox/Sub") == "INBOX/Sub"
     assert PLUS.separator == "."
 
 
 def test_fs_paths() -> None:
-    assert FS.mail_dir("Archive/2024") == Path("/m/Archive/2024")
-    assert FS.mail_dir("INBOX") == Path("/m")
+    assert FS.mail_dir("Archive/2024") == "/m/Archive/2024"
+    assert FS.mail_dir("INBOX") == "/m"
     assert FS.canonical("a.b") == "a.b"
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from pathlib import Path
 
 from dmf.errors import PermissionDeniedError, TemporaryError
 from dmf.mail.durability import Durability
 from dmf.mail.maildir.ownership import Owner, give
 
 
-def write_new(path: Path, content: bytes, owner: Owner | None, durability: Durability) -> None:
+def write_new(path: str, content: bytes, owner: Owner | None, durability: Durability) -> None:
     """Write `content` to `path` (truncating) and sync it; no rename."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -31,12 +30,13 @@ def write_new(path: Path, content: bytes, owner: Owner | None, durability: Durab
         raise os_error(exc, path) from None
 
 
-def temp_for(path: Path) -> Path:
-    """Where a new `path` is written before its rename (a name Dovecot never uses)."""
-    return path.with_name(f"{path.name}.dmf-tmp")
+def temp_for(path: str) -> str:
+    """Where a new `path` (a file's, no trailing "/") is written before its rename (a name
+    Dovecot never uses)."""
+    return f"{path}.dmf-tmp"
 
 
-def replace(path: Path, content: bytes, owner: Owner | None, durability: Durability,
+def replace(path: str, content: bytes, owner: Owner | None, durability: Durability,
             sync_directory: bool = True) -> None:
     """Atomically make `path` hold `content`; without `sync_directory` the rename is made
     durable by the caller (a store's deferred syncs)."""
@@ -48,16 +48,16 @@ def replace(path: Path, content: bytes, owner: Owner | None, durability: Durabil
         discard(temp)
         raise os_error(exc, path) from None
     if sync_directory:
-        durability.directory(path.parent)
+        durability.directory(os.path.dirname(path))
 
 
-def discard(path: Path | str) -> None:
+def discard(path: str | os.PathLike[str]) -> None:
     """Remove a file of ours that must not stay; on a read-only or vanished one, nothing to do."""
     with contextlib.suppress(OSError):
         os.unlink(path)
 
 
-def os_error(exc: OSError, path: Path | str) -> Exception:
+def os_error(exc: OSError, path: str | os.PathLike[str]) -> Exception:
     """The dmf error for an OSError met while writing `path`."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return TemporaryError(f"disk full writing {path}")

@@ -9,9 +9,10 @@ Names that begin with "~" are stored as they are (`.~Name`): nothing is lost, th
 itself refuses to open such a mailbox (the sync engine warns about them).
 """
 
+import errno
 import os
+import stat
 from collections.abc import Iterator
-from pathlib import Path
 from typing import NamedTuple
 
 from dmf.errors import NotPossibleError, Scope
@@ -20,6 +21,33 @@ from dmf.mail.model import HIERARCHY_SEPARATOR
 
 INBOX = "INBOX"
 MAILDIR_SUBDIRS = ("cur", "new", "tmp")
+# The errors for which exists() and is_dir() answer False: nothing is there (or a symlink
+# loop). Others (EACCES, ENAMETOOLONG, EIO) are raised, unlike os.path.exists(): a tree we may
+# not search must fail as such, not pass for a missing one (an empty store, a new mailbox).
+_ABSENT_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        if exc.errno not in _ABSENT_ERRNOS:
+            raise
+        return None
+    except ValueError:  # a NUL in the path: nothing there
+        return None
+
+
+def exists(path: str) -> bool:
+    """Whether `path` exists (symlinks followed; other errors than _ABSENT_ERRNOS raised)."""
+    return _stat(path) is not None
+
+
+def is_dir(path: str) -> bool:
+    """Whether `path` is a directory (symlinks followed; other errors than _ABSENT_ERRNOS
+    raised)."""
+    status = _stat(path)
+    return status is not None and stat.S_ISDIR(status.st_mode)
 
 
 def _has_control_chars(text: str) -> bool:
@@ -27,11 +55,14 @@ def _has_control_chars(text: str) -> bool:
 
 
 class MaildirLayout(NamedTuple):
-    root: Path
+    """Its paths are absolute and normalised (`settings.normal_path`), as parse_maildir makes
+    them: the directories derived from them then compare as strings."""
+
+    root: str
     fs_layout: bool = False
-    inbox: Path | None = None  # INBOX= : INBOX somewhere else than the root
-    control: Path | None = None  # CONTROL= : control files in a separate tree
-    index: Path | None = None  # INDEX= : where Dovecot keeps its index files (dmf writes none)
+    inbox: str | None = None  # INBOX= : INBOX somewhere else than the root
+    control: str | None = None  # CONTROL= : control files in a separate tree
+    index: str | None = None  # INDEX= : where Dovecot keeps its index files (dmf writes none)
     index_in_memory: bool = False  # INDEX=MEMORY : Dovecot keeps no index files at all
 
     @property
@@ -39,7 +70,7 @@ class MaildirLayout(NamedTuple):
         return "/" if self.fs_layout else "."
 
     @property
-    def control_root(self) -> Path:
+    def control_root(self) -> str:
         return self.control or self.root
 
     def canonical(self, name: str) -> str:
@@ -72,36 +103,36 @@ class MaildirLayout(NamedTuple):
         levels = [mutf7.encode(level) for level in name.split(HIERARCHY_SEPARATOR)]
         return "/".join(levels) if self.fs_layout else "." + ".".join(levels)
 
-    def mail_dir(self, name: str) -> Path:
+    def mail_dir(self, name: str) -> str:
         if name == INBOX and self.inbox is not None:
             return self.inbox
         relative = self.relative_dir(name)
-        return self.root / relative if relative else self.root
+        return os.path.join(self.root, relative) if relative else self.root
 
-    def control_dir(self, name: str) -> Path:
+    def control_dir(self, name: str) -> str:
         """Where dovecot-uidlist and dovecot-keywords live. With CONTROL=, Dovecot 2.3 keeps
         INBOX's under CONTROL/.INBOX (checked with `doveadm mailbox path -t control`)."""
         return self.mail_dir(name) if self.control is None else self._beside(self.control, name)
 
-    def index_dir(self, name: str) -> Path | None:
+    def index_dir(self, name: str) -> str | None:
         """Where Dovecot keeps the mailbox's index files (`doveadm mailbox path -t index`):
         the mail directory, or INDEX= laid out as CONTROL= is; None for INDEX=MEMORY."""
         if self.index_in_memory:
             return None
         return self.mail_dir(name) if self.index is None else self._beside(self.index, name)
 
-    def _beside(self, tree: Path, name: str) -> Path:
+    def _beside(self, tree: str, name: str) -> str:
         """The mailbox's directory in a separate tree: INBOX gets its own level there."""
         relative = self.relative_dir(name)
         if not relative:
             relative = "INBOX" if self.fs_layout else ".INBOX"
-        return tree / relative
+        return os.path.join(tree, relative)
 
-    def list_dirs(self) -> Iterator[tuple[str, Path]]:
+    def list_dirs(self) -> Iterator[tuple[str, str]]:
         """(name, mail dir) of every mailbox on disk, INBOX first if it exists. Directories
         whose names are not valid modified UTF-7 are listed under their raw on-disk name."""
         inbox = self.mail_dir(INBOX)
-        if inbox.is_dir():
+        if is_dir(inbox):
             yield INBOX, inbox
         if self.fs_layout:
             yield from self._walk_fs(self.root, [])
@@ -115,11 +146,11 @@ class MaildirLayout(NamedTuple):
             if len(stored) < 2 or stored[0] != "." or stored[1] == "." or not entry.is_dir():
                 continue
             levels = stored[1:].split(".")
-            if not all(levels) or (self.inbox is not None and Path(entry.path) == self.inbox):
+            if not all(levels) or entry.path == self.inbox:
                 continue
-            yield HIERARCHY_SEPARATOR.join(_decoded(level) for level in levels), Path(entry.path)
+            yield HIERARCHY_SEPARATOR.join(_decoded(level) for level in levels), entry.path
 
-    def _walk_fs(self, directory: Path, levels: list[str]) -> Iterator[tuple[str, Path]]:
+    def _walk_fs(self, directory: str, levels: list[str]) -> Iterator[tuple[str, str]]:
         try:
             entries = list(os.scandir(directory))
         except (FileNotFoundError, NotADirectoryError):
@@ -128,13 +159,13 @@ class MaildirLayout(NamedTuple):
             if entry.name.startswith(".") or entry.name in MAILDIR_SUBDIRS \
                     or not entry.is_dir():
                 continue
-            path = Path(entry.path)
+            path = entry.path
             child = [*levels, _decoded(entry.name)]
             name = HIERARCHY_SEPARATOR.join(child)
-            if self.inbox is not None and path == self.inbox:
+            if path == self.inbox:
                 continue
-            if (path / "cur").is_dir() or (path / "new").is_dir() \
-                    or (path / "dovecot-uidlist").exists():
+            if is_dir(f"{path}/cur") or is_dir(f"{path}/new") \
+                    or exists(f"{path}/dovecot-uidlist"):
                 yield name, path
             yield from self._walk_fs(path, child)
 

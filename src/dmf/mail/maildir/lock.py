@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from dmf.errors import TemporaryError
 from dmf.mail.maildir.liveness import alive
@@ -36,10 +35,11 @@ def _local_pid(content: bytes) -> int | None:
     return None
 
 
-def _is_stale(lock_path: Path) -> bool:
+def _is_stale(lock_path: str) -> bool:
     try:
-        content = lock_path.read_bytes()
-        mtime = lock_path.stat().st_mtime
+        with open(lock_path, "rb") as held:
+            content = held.read()
+        mtime = os.stat(lock_path).st_mtime
     except FileNotFoundError:
         return False
     pid = _local_pid(content)
@@ -48,7 +48,7 @@ def _is_stale(lock_path: Path) -> bool:
     return time.time() - mtime > STALE_SECONDS
 
 
-def clear_dead_locks(directory: Path, targets: Iterable[str]) -> None:
+def clear_dead_locks(directory: str, targets: Iterable[str]) -> None:
     """Remove `<target>.lock` files in `directory` left by a dead process of this host.
 
     A run killed while holding a lock leaves it in a mailbox the next run may never open (fast
@@ -56,7 +56,7 @@ def clear_dead_locks(directory: Path, targets: Iterable[str]) -> None:
     stat. Another host's lock, or one we may not remove, is left for its owner or to age out.
     """
     for target in targets:
-        lock_path = directory / (target + ".lock")
+        lock_path = os.path.join(directory, target + ".lock")
         try:
             with open(lock_path, "rb") as held:
                 content = held.read(64)
@@ -72,9 +72,11 @@ def clear_dead_locks(directory: Path, targets: Iterable[str]) -> None:
 
 
 @contextmanager
-def dotlock(target: Path, owner: Owner | None, timeout: float = WAIT_SECONDS) -> Iterator[None]:
-    """Hold `<target>.lock` as Dovecot does; TemporaryError after `timeout` seconds."""
-    lock_path = target.with_name(target.name + ".lock")
+def dotlock(target: str | os.PathLike[str], owner: Owner | None,
+            timeout: float = WAIT_SECONDS) -> Iterator[None]:
+    """Hold `<target>.lock` as Dovecot does (`target` a file's path, no trailing "/");
+    TemporaryError after `timeout` seconds."""
+    lock_path = os.fspath(target) + ".lock"
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -82,7 +84,8 @@ def dotlock(target: Path, owner: Owner | None, timeout: float = WAIT_SECONDS) ->
             break
         except FileExistsError:
             if _is_stale(lock_path):
-                lock_path.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(lock_path)
                 continue
             if time.monotonic() >= deadline:
                 raise TemporaryError(f"timed out waiting for {lock_path}") from None
@@ -99,11 +102,12 @@ def dotlock(target: Path, owner: Owner | None, timeout: float = WAIT_SECONDS) ->
     try:
         yield
     finally:
-        lock_path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path)
 
 
 @contextmanager
-def user_lock(lock_path: Path, owner: Owner | None, timeout: float) -> Iterator[None]:
+def user_lock(lock_path: str, owner: Owner | None, timeout: float) -> Iterator[None]:
     """An fcntl lock on `lock_path` excluding concurrent dmf syncs of one user."""
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     give(lock_path, owner)

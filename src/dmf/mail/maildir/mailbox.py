@@ -37,7 +37,6 @@ import functools
 import os
 import time
 from collections.abc import Hashable, Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dmf.errors import (
@@ -51,6 +50,7 @@ from dmf.mail.background import Background
 from dmf.mail.durability import Durability
 from dmf.mail.maildir import bodies, filenames, keywords, scan, summary_cache, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, temp_for, write_new
+from dmf.mail.maildir.layout import exists, is_dir
 from dmf.mail.maildir.lock import dotlock
 from dmf.mail.maildir.ownership import Owner, effective, give, make_dirs
 from dmf.mail.maildir.scan import MessageFile
@@ -106,15 +106,13 @@ def _stamp(status: os.stat_result) -> tuple[int, int, int]:
 class MaildirMailbox:
     """A mailbox of a MaildirStorage; see the module docstring for the on-disk protocol."""
 
-    def __init__(self, storage: MaildirStorage, name: str, mail_dir: Path,
-                 control_dir: Path) -> None:
+    def __init__(self, storage: MaildirStorage, name: str, mail_dir: str,
+                 control_dir: str) -> None:
         self._storage = storage
         self._name = name
         self.mail_dir = mail_dir
         self.control_dir = control_dir
-        # str forms for the per-message hot path: pathlib joins cost ~1 s per 20,000 saves
-        self._dir = os.fspath(mail_dir)
-        self._tmp = os.path.join(self._dir, "tmp", filenames.TMP_PREFIX)  # + name: a saved body
+        self._tmp = os.path.join(mail_dir, "tmp", filenames.TMP_PREFIX)  # + name: a saved body
         self._owner = storage.owner
         self._durability = storage.durability
         self._uidlist: UidList | None = None
@@ -151,7 +149,7 @@ class MaildirMailbox:
                 flag_sets = flag_cache[letters] = filenames.flag_sets(letters, names)
             try:
                 status = os.stat(self._path(uid, verify=False) if uid in saves
-                                 else f"{self._dir}/{found.subdir}/{found.name}")
+                                 else f"{self.mail_dir}/{found.subdir}/{found.name}")
             except FileNotFoundError:
                 status = self._refind(found)
             size, vsize = filenames.sizes(base) if "," in base else (None, None)
@@ -228,7 +226,7 @@ class MaildirMailbox:
         """The file was renamed (a flag change by another client) since the scan."""
         base = filenames.split(found.name)[0]
         for subdir in ("cur", "new"):
-            for entry in os.scandir(self.mail_dir / subdir):
+            for entry in os.scandir(os.path.join(self.mail_dir, subdir)):
                 if filenames.split(entry.name)[0] == base:
                     found.subdir, found.name = subdir, entry.name
                     return entry.stat()
@@ -246,10 +244,10 @@ class MaildirMailbox:
         if uid in self._batch.saves:
             fd = self._batch.unnamed.get(uid)
             return self._tmp + found.name if fd is None else bodies.reader_path(fd)
-        path = f"{self._dir}/{found.subdir}/{found.name}"
+        path = f"{self.mail_dir}/{found.subdir}/{found.name}"
         if verify and not os.path.exists(path):
             self._refind(found)
-            path = f"{self._dir}/{found.subdir}/{found.name}"
+            path = f"{self.mail_dir}/{found.subdir}/{found.name}"
         return path
 
     def open_body(self, uid: int) -> BinaryIO:
@@ -275,13 +273,14 @@ class MaildirMailbox:
     def _keyword_names(self) -> dict[int, str]:
         if self._keywords is None:
             try:
-                self._keywords = keywords.parse((self.control_dir / KEYWORDS_NAME).read_bytes())
+                with open(os.path.join(self.control_dir, KEYWORDS_NAME), "rb") as handle:
+                    self._keywords = keywords.parse(handle.read())
             except FileNotFoundError:
                 self._keywords = {}
         return self._keywords
 
     def _read_uidlist(self) -> tuple[UidList | None, bool]:
-        path = self.control_dir / UIDLIST_NAME
+        path = os.path.join(self.control_dir, UIDLIST_NAME)
         try:
             with open(path, "rb") as handle:
                 self._stamp = _stamp(os.fstat(handle.fileno()))
@@ -289,12 +288,12 @@ class MaildirMailbox:
         except FileNotFoundError:
             self._stamp = None
             return None, False
-        return uidlist.parse(content, str(path))
+        return uidlist.parse(content, path)
 
     def _uidlist_changed(self) -> bool:
         """Has someone else rewritten dovecot-uidlist since we last read or wrote it?"""
         try:
-            return _stamp(os.stat(self.control_dir / UIDLIST_NAME)) != self._stamp
+            return _stamp(os.stat(os.path.join(self.control_dir, UIDLIST_NAME))) != self._stamp
         except FileNotFoundError:
             return self._stamp is not None
 
@@ -302,7 +301,7 @@ class MaildirMailbox:
         if self._tail is not None:
             self._join()
         if self._uidlist is None:
-            if not self.mail_dir.is_dir():
+            if not is_dir(self.mail_dir):
                 raise NotFoundError(f"mailbox {self._name} does not exist ({self.mail_dir})",
                                     scope=Scope.MAILBOX)
             self._scan()
@@ -311,23 +310,23 @@ class MaildirMailbox:
 
     def _scan(self) -> None:
         current, had_guid = self._read_uidlist()
-        pending_path = self.control_dir / PENDING_NAME
+        pending_path = os.path.join(self.control_dir, PENDING_NAME)
         found = scan.match(self.mail_dir, current, self._owner)
-        if found.changed or current is None or not had_guid or pending_path.exists() \
+        if found.changed or current is None or not had_guid or exists(pending_path) \
                 or scan.stale_tmp_files(self.mail_dir):
             try:
-                with dotlock(self.control_dir / UIDLIST_NAME, self._owner):
+                with dotlock(os.path.join(self.control_dir, UIDLIST_NAME), self._owner):
                     current, had_guid = self._read_uidlist()
-                    if pending_path.exists():
+                    if exists(pending_path):
                         current = scan.recover_pending(self.mail_dir, pending_path, current,
                                                        self._durability)
                     for path in scan.stale_tmp_files(self.mail_dir):
                         discard(path)
                     found = scan.match(self.mail_dir, current, self._owner)
                     current = self._rebuilt(current, found)
-                    replace(self.control_dir / UIDLIST_NAME, uidlist.encode(current),
+                    replace(os.path.join(self.control_dir, UIDLIST_NAME), uidlist.encode(current),
                             self._owner, self._durability)
-                    self._stamp = _stamp(os.stat(self.control_dir / UIDLIST_NAME))
+                    self._stamp = _stamp(os.stat(os.path.join(self.control_dir, UIDLIST_NAME)))
             except (PermissionDeniedError, PermissionError, OSError) as exc:
                 if isinstance(exc, OSError) and exc.errno not in (errno.EROFS, errno.EACCES,
                                                                   errno.EPERM):
@@ -350,9 +349,9 @@ class MaildirMailbox:
         else:
             import hashlib  # see _summary
 
-            guid = hashlib.md5(os.fsencode(self.mail_dir.resolve()),
+            guid = hashlib.md5(os.fsencode(os.path.realpath(self.mail_dir)),
                                usedforsecurity=False).hexdigest()
-            uidvalidity = max(1, int(self.mail_dir.stat().st_mtime) & 0xFFFFFFFF)
+            uidvalidity = max(1, int(os.stat(self.mail_dir).st_mtime) & 0xFFFFFFFF)
         if current is None:
             current = UidList(uidvalidity, 1, guid)
         if not current.guid:
@@ -370,12 +369,13 @@ class MaildirMailbox:
     def _control_beside_bodies(self) -> bool:
         """Whether the control files (:CONTROL=) share the bodies' filesystem, and so their
         syncfs."""
-        return os.stat(self.control_dir).st_dev == os.stat(os.path.join(self._dir, "tmp")).st_dev
+        tmp = os.path.join(self.mail_dir, "tmp")
+        return os.stat(self.control_dir).st_dev == os.stat(tmp).st_dev
 
     @functools.cached_property
     def _body_owner(self) -> Owner | None:
         """Whom new message files are given to, resolved once for the mailbox."""
-        return effective(os.path.join(self._dir, "tmp"), self._owner)
+        return effective(os.path.join(self.mail_dir, "tmp"), self._owner)
 
     def save(self, meta: MessageMeta, body: Body) -> int:
         uid, letters = self._claim(meta)
@@ -530,16 +530,16 @@ class MaildirMailbox:
         control_sync = (Durability.NEVER if batch.saves and self._control_beside_bodies
                         else self._durability)
         lock = contextlib.ExitStack()
-        lock.enter_context(dotlock(self.control_dir / UIDLIST_NAME, self._owner))
+        lock.enter_context(dotlock(os.path.join(self.control_dir, UIDLIST_NAME), self._owner))
         try:
             self._merge_disk_changes(current)
             control = self.control_dir
-            written: dict[Path, Path] = {}  # temp -> final name once durable
+            written: dict[str, str] = {}  # temp -> final name once durable
             if batch.keywords:
-                written[self._write_keywords(control_sync)] = control / KEYWORDS_NAME
-            uidlist_temp = control / "dovecot-uidlist.tmp"
+                written[self._write_keywords(control_sync)] = os.path.join(control, KEYWORDS_NAME)
+            uidlist_temp = os.path.join(control, "dovecot-uidlist.tmp")
             write_new(uidlist_temp, uidlist.encode(current), self._owner, control_sync)
-            written[uidlist_temp] = control / PENDING_NAME
+            written[uidlist_temp] = os.path.join(control, PENDING_NAME)
         except BaseException:
             lock.close()
             raise
@@ -552,7 +552,7 @@ class MaildirMailbox:
                 pass
         self._finish(batch, written, lock)
 
-    def _finish(self, batch: _Batch, written: dict[Path, Path],
+    def _finish(self, batch: _Batch, written: dict[str, str],
                 lock: contextlib.ExitStack) -> None:
         """A commit's tail, under the lock its commit took: sync, name, release. If it fails,
         the mailbox is read again from disk at its next use."""
@@ -560,10 +560,10 @@ class MaildirMailbox:
             control = self.control_dir
             try:
                 if batch.saves:
-                    self._durability.many(self.mail_dir / "tmp", (
+                    self._durability.many(os.path.join(self.mail_dir, "tmp"), (
                         *(batch.unnamed[uid] if uid in batch.unnamed else self._tmp + found.name
                           for uid, found in batch.saves.items()),
-                        *map(os.fspath, written)))
+                        *written))
                 for temp, final in written.items():
                     os.rename(temp, final)
                 self._durability.directory(control)
@@ -576,10 +576,10 @@ class MaildirMailbox:
                     self._unlink(found)
                     changed.add(found.subdir)
                 for subdir in sorted(changed):
-                    self._durability.directory(self.mail_dir / subdir)
-                os.rename(control / PENDING_NAME, control / UIDLIST_NAME)
+                    self._durability.directory(os.path.join(self.mail_dir, subdir))
+                os.rename(os.path.join(control, PENDING_NAME), os.path.join(control, UIDLIST_NAME))
                 self._storage.settle_later(control)
-                self._stamp = _stamp(os.stat(control / UIDLIST_NAME))
+                self._stamp = _stamp(os.stat(os.path.join(control, UIDLIST_NAME)))
             except BaseException as exc:
                 for uid in list(batch.saves):  # bodies not placed yet go with the batch
                     _drop_body(batch, uid, self._tmp)
@@ -608,25 +608,26 @@ class MaildirMailbox:
                 changed.add(found.subdir)
                 if fd is None:
                     os.rename(self._tmp + found.name,
-                              f"{self._dir}/{found.subdir}/{found.name}")
+                              f"{self.mail_dir}/{found.subdir}/{found.name}")
                     continue
                 directory = directories.get(found.subdir)
                 if directory is None:
                     directory = directories[found.subdir] = os.open(
-                        f"{self._dir}/{found.subdir}", os.O_RDONLY | os.O_DIRECTORY)
+                        f"{self.mail_dir}/{found.subdir}", os.O_RDONLY | os.O_DIRECTORY)
                 bodies.publish(fd, directory, found.name)
         finally:
             for directory in directories.values():
                 os.close(directory)
         return changed
 
-    def _write_keywords(self, durability: Durability) -> Path:
+    def _write_keywords(self, durability: Durability) -> str:
         """Under the uidlist lock: the new dovecot-keywords in a temp file, keeping names
         another writer added; if it gave one of our letters to another name, TemporaryError
         (nothing stored yet)."""
         ours = self._keyword_names()
         try:
-            theirs = keywords.parse((self.control_dir / KEYWORDS_NAME).read_bytes())
+            with open(os.path.join(self.control_dir, KEYWORDS_NAME), "rb") as handle:
+                theirs = keywords.parse(handle.read())
         except FileNotFoundError:
             theirs = {}
         for index, name in theirs.items():
@@ -636,27 +637,28 @@ class MaildirMailbox:
         if len(set(ours.values())) != len(ours):
             raise TemporaryError(f"mailbox {self._name}: keywords changed by another writer "
                                  "during the sync; run again")
-        temp = temp_for(self.control_dir / KEYWORDS_NAME)
+        temp = temp_for(os.path.join(self.control_dir, KEYWORDS_NAME))
         write_new(temp, keywords.encode(ours), self._owner, durability)
         return temp
 
     def _rename_flags(self, found: MessageFile, new_name: str) -> None:
-        old_path = self.mail_dir / found.subdir / found.name
-        if not old_path.exists():
+        old_path = os.path.join(self.mail_dir, found.subdir, found.name)
+        if not exists(old_path):
             self._refind(found)
-            old_path = self.mail_dir / found.subdir / found.name
-        os.rename(old_path, self.mail_dir / found.subdir / new_name)
+            old_path = os.path.join(self.mail_dir, found.subdir, found.name)
+        os.rename(old_path, os.path.join(self.mail_dir, found.subdir, new_name))
         found.name = new_name
 
     def _unlink(self, found: MessageFile) -> None:
         try:
-            (self.mail_dir / found.subdir / found.name).unlink()
+            os.unlink(os.path.join(self.mail_dir, found.subdir, found.name))
         except FileNotFoundError:
             try:
                 self._refind(found)
             except NotFoundError:
                 return
-            (self.mail_dir / found.subdir / found.name).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.mail_dir, found.subdir, found.name))
 
     def _merge_disk_changes(self, current: UidList) -> None:
         """Under the lock, when another writer (Dovecot) changed the uidlist since we read it:
@@ -734,14 +736,14 @@ def _drop_body(batch: _Batch, uid: int, tmp: str) -> None:
         bodies.drop(fd)
 
 
-def create_maildir(mail_dir: Path, control_dir: Path, owner: tuple[int, int] | None,
+def create_maildir(mail_dir: str, control_dir: str, owner: tuple[int, int] | None,
                    folder_marker: bool) -> None:
     """The directories of a new mailbox (and Maildir++'s `maildirfolder` marker file)."""
     for subdir in ("cur", "new", "tmp"):
-        make_dirs(mail_dir / subdir, owner)
+        make_dirs(os.path.join(mail_dir, subdir), owner)
     make_dirs(control_dir, owner)
     if folder_marker:
-        marker = mail_dir / "maildirfolder"
-        if not marker.exists():
-            marker.touch(mode=0o600)
+        marker = os.path.join(mail_dir, "maildirfolder")
+        if not exists(marker):
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600))
             give(marker, owner)

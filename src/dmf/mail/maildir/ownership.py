@@ -9,7 +9,8 @@ leave it readable by the Dovecot that serves it.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from dmf.mail.maildir.layout import exists
 
 Owner = tuple[int, int]  # (uid, gid)
 
@@ -28,23 +29,23 @@ def effective(directory: str, owner: Owner | None) -> Owner | None:
     return None if owner == (os.geteuid(), os.getegid()) else owner
 
 
-def give(path: Path | str, owner: Owner | None) -> None:
+def give(path: str | os.PathLike[str], owner: Owner | None) -> None:
     """chown a path dmf just created to the mail user."""
     target = effective(os.path.dirname(os.fspath(path)), owner)
     if target is not None:
         os.chown(path, target[0], target[1], follow_symlinks=False)
 
 
-def make_dirs(path: Path, owner: Owner | None, mode: int = 0o700) -> None:
+def make_dirs(path: str, owner: Owner | None, mode: int = 0o700) -> None:
     """mkdir -p, giving every directory it creates to `owner`."""
     missing = []
     current = path
-    while not current.exists():
+    while not exists(current):
         missing.append(current)
-        current = current.parent
+        current = os.path.dirname(current) or "."  # a relative path ends at the working dir
     for directory in reversed(missing):
         try:
-            directory.mkdir(mode=mode)
+            os.mkdir(directory, mode)
         except FileExistsError:
             continue
         give(directory, owner)

@@ -7,7 +7,6 @@ Functions here touch only the directories of one mailbox; the uidlist lock is th
 import contextlib
 import os
 import time
-from pathlib import Path
 from typing import NamedTuple
 
 from dmf.mail.durability import Durability
@@ -35,9 +34,9 @@ class Match(NamedTuple):
     changed: bool  # the uidlist needs writing (new files, or records without a file)
 
 
-def list_messages(mail_dir: Path, subdir: str, owner: Owner | None) -> list[os.DirEntry[str]]:
+def list_messages(mail_dir: str, subdir: str, owner: Owner | None) -> list[os.DirEntry[str]]:
     """The message files of new/ or cur/; a missing directory is recreated, as Dovecot does."""
-    path = mail_dir / subdir
+    path = os.path.join(mail_dir, subdir)
     try:
         return [entry for entry in os.scandir(path) if entry.name[0] != "."]
     except FileNotFoundError:
@@ -46,9 +45,9 @@ def list_messages(mail_dir: Path, subdir: str, owner: Owner | None) -> list[os.D
         return []
 
 
-def present_basenames(mail_dir: Path) -> set[str]:
+def present_basenames(mail_dir: str) -> set[str]:
     return {name.partition(":")[0] for subdir in ("new", "cur")
-            for name in os.listdir(mail_dir / subdir)}
+            for name in os.listdir(os.path.join(mail_dir, subdir))}
 
 
 def time_order(name: str) -> tuple[int, int, str]:
@@ -59,7 +58,7 @@ def time_order(name: str) -> tuple[int, int, str]:
             int(micro) if micro.isdigit() else 0, name)
 
 
-def match(mail_dir: Path, current: UidList | None, owner: Owner | None) -> Match:
+def match(mail_dir: str, current: UidList | None, owner: Owner | None) -> Match:
     """Pair files on disk with uidlist records; files without one get the next UIDs."""
     on_disk: dict[str, MessageFile] = {}
     for subdir in ("new", "cur"):
@@ -94,12 +93,12 @@ def _ours_and_dead(name: str, now: float, mtime: float) -> bool:
     return not alive(int(pid_text))
 
 
-def stale_tmp_files(mail_dir: Path) -> list[Path]:
+def stale_tmp_files(mail_dir: str) -> list[str]:
     """Our own temp files of killed runs (Dovecot's and other writers' are left alone)."""
     now = time.time()
     stale = []
     try:
-        entries = list(os.scandir(mail_dir / "tmp"))
+        entries = list(os.scandir(os.path.join(mail_dir, "tmp")))
     except FileNotFoundError:
         return []
     for entry in entries:
@@ -109,27 +108,29 @@ def stale_tmp_files(mail_dir: Path) -> list[Path]:
             except FileNotFoundError:
                 continue
             if _ours_and_dead(entry.name, now, mtime):
-                stale.append(Path(entry.path))
+                stale.append(entry.path)
     return stale
 
 
-def recover_pending(mail_dir: Path, pending_path: Path, current: UidList | None,
+def recover_pending(mail_dir: str, pending_path: str, current: UidList | None,
                     durability: Durability) -> UidList:
     """Finish a commit that was cut off (under the uidlist lock): move its bodies still in
     tmp/ into place and adopt its records; the pending file is removed. Records of bodies that
     were in unnamed files and died with the process find no file: the caller's match drops
     them."""
-    pending, _ = uidlist.parse(pending_path.read_bytes(), str(pending_path))
+    with open(pending_path, "rb") as pending_file:
+        content = pending_file.read()
+    pending, _ = uidlist.parse(content, pending_path)
     wanted = {record.basename for record in pending.records.values()}
-    for entry in list(os.scandir(mail_dir / "tmp")):
+    for entry in list(os.scandir(os.path.join(mail_dir, "tmp"))):
         if not entry.name.startswith(filenames.TMP_PREFIX):
             continue
         final = entry.name[len(filenames.TMP_PREFIX):]
         base, letters = filenames.split(final)
         if base in wanted:
-            os.rename(entry.path, mail_dir / ("cur" if letters else "new") / final)
+            os.rename(entry.path, os.path.join(mail_dir, "cur" if letters else "new", final))
     for subdir in ("new", "cur", "tmp"):
-        durability.directory(mail_dir / subdir)
+        durability.directory(os.path.join(mail_dir, subdir))
     if current is None:
         current = pending
     else:
@@ -139,5 +140,5 @@ def recover_pending(mail_dir: Path, pending_path: Path, current: UidList | None,
                 current.records[uid] = record
         current.records = dict(sorted(current.records.items()))
         current.nextuid = max(current.nextuid, pending.nextuid)
-    pending_path.unlink()
+    os.unlink(pending_path)
     return current

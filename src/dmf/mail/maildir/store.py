@@ -13,13 +13,12 @@ import time
 from _thread import allocate_lock  # threading's Lock without threading's import (1 ms)
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from dmf.errors import NotFoundError, NotPossibleError, Scope
 from dmf.mail.durability import Durability
 from dmf.mail.maildir import subscriptions, uidlist
 from dmf.mail.maildir.atomic import os_error, replace, temp_for, write_new
-from dmf.mail.maildir.layout import INBOX, MaildirLayout
+from dmf.mail.maildir.layout import INBOX, MaildirLayout, exists, is_dir
 from dmf.mail.maildir.lock import clear_dead_locks, dotlock, user_lock
 from dmf.mail.maildir.mailbox import (
     KEYWORDS_NAME,
@@ -52,10 +51,10 @@ class MaildirStorage:
         self.durability = durability
         self.separator = layout.separator
         self._open: dict[str, MaildirMailbox] = {}
-        self._unsettled: set[Path] = set()  # directories whose last changes await close()
-        self._raw_dirs: dict[str, Path] = {}  # names listed from dirs that are not mUTF-7
+        self._unsettled: set[str] = set()  # directories whose last changes await close()
+        self._raw_dirs: dict[str, str] = {}  # names listed from dirs that are not mUTF-7
         # inside creating(): uidlists of new mailboxes written, awaiting one sync and rename
-        self._creations: list[tuple[Path, Path]] | None = None
+        self._creations: list[tuple[str, str]] | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -66,7 +65,7 @@ class MaildirStorage:
             _last_uidvalidity = max(int(time.time()), _last_uidvalidity + 1)
             return _last_uidvalidity
 
-    def settle_later(self, directory: Path) -> None:
+    def settle_later(self, directory: str) -> None:
         """A change in `directory` that must be durable by close(), not at once: a run's
         commits then share one syncfs instead of an fsync each."""
         self._unsettled.add(directory)
@@ -75,11 +74,11 @@ class MaildirStorage:
         if self._open.get(name) is mailbox:
             del self._open[name]
 
-    def _dirs(self, name: str) -> tuple[str, Path, Path]:
+    def _dirs(self, name: str) -> tuple[str, str, str]:
         if name in self._raw_dirs:
             mail_dir = self._raw_dirs[name]
-            relative = mail_dir.relative_to(self.layout.root)
-            return name, mail_dir, (self.layout.control_root / relative)
+            relative = os.path.relpath(mail_dir, self.layout.root)
+            return name, mail_dir, os.path.join(self.layout.control_root, relative)
         name = self.layout.canonical(name)
         return name, self.layout.mail_dir(name), self.layout.control_dir(name)
 
@@ -105,9 +104,9 @@ class MaildirStorage:
         clear_dead_locks(control_dir, (UIDLIST_NAME, KEYWORDS_NAME))
         if name in self._open:
             return self._open[name].meta
-        path = control_dir / UIDLIST_NAME
+        path = os.path.join(control_dir, UIDLIST_NAME)
         try:
-            header = uidlist.read_header(str(path))
+            header = uidlist.read_header(path)
             if header.guid is not None:
                 return MailboxMeta(name, header.guid, header.uidvalidity, header.nextuid)
         except FileNotFoundError:
@@ -118,7 +117,7 @@ class MaildirStorage:
         name, mail_dir, control_dir = self._dirs(name)
         if name in self._open:
             return self._open[name]
-        if not mail_dir.is_dir():
+        if not is_dir(mail_dir):
             raise NotFoundError(f"mailbox {name} does not exist", scope=Scope.MAILBOX)
         box = MaildirMailbox(self, name, mail_dir, control_dir)
         self._open[name] = box
@@ -127,7 +126,7 @@ class MaildirStorage:
     def create_mailbox(self, name: str, guid: str | None = None,
                        uidvalidity: int | None = None) -> MaildirMailbox:
         name, mail_dir, control_dir = self._dirs(name)
-        if (control_dir / UIDLIST_NAME).exists() and not self._never_used(name):
+        if exists(os.path.join(control_dir, UIDLIST_NAME)) and not self._never_used(name):
             raise NotPossibleError(f"mailbox {name} already exists", scope=Scope.MAILBOX)
         # a mailbox that exists but never held a message (a fresh INBOX) adopts the GUID and
         # UIDVALIDITY given, so a backup's INBOX gets the source's
@@ -138,7 +137,7 @@ class MaildirStorage:
                            folder_marker=name != INBOX and not self.layout.fs_layout)
             header = uidlist.UidList(uidvalidity or self.new_uidvalidity(), 1,
                                      guid or new_guid())
-            path = control_dir / UIDLIST_NAME
+            path = os.path.join(control_dir, UIDLIST_NAME)
             if self._creations is None:
                 replace(path, uidlist.encode(header), self.owner, self.durability,
                         sync_directory=False)
@@ -147,7 +146,7 @@ class MaildirStorage:
                 self._creations.append((temp_for(path), path))
         except OSError as exc:
             raise os_error(exc, mail_dir) from None
-        self._unsettled.update((control_dir, mail_dir.parent))
+        self._unsettled.update((control_dir, os.path.dirname(mail_dir)))
         return self.mailbox(name)
 
     @contextmanager
@@ -177,16 +176,16 @@ class MaildirStorage:
         box = self.mailbox(name)
         return box.meta.uidnext == 1 and next(box.messages(), None) is None
 
-    def _family(self, name: str) -> list[tuple[Path, Path]]:
+    def _family(self, name: str) -> list[tuple[str, str]]:
         """(mail dir, control dir) pairs that move with a Maildir++ mailbox: it and children."""
         _, mail_dir, control_dir = self._dirs(name)
         pairs = [(mail_dir, control_dir)]
         if not self.layout.fs_layout:
-            prefix = mail_dir.name + "."
+            prefix = os.path.basename(mail_dir) + "."
             for entry in os.scandir(self.layout.root):
                 if entry.name.startswith(prefix) and entry.is_dir():
                     relative = entry.name
-                    pairs.append((Path(entry.path), self.layout.control_root / relative))
+                    pairs.append((entry.path, os.path.join(self.layout.control_root, relative)))
         return pairs
 
     def rename_mailbox(self, old: str, new: str) -> None:
@@ -194,23 +193,24 @@ class MaildirStorage:
         new, new_dir, _ = self._dirs(new)
         if INBOX in (old, new):
             raise NotPossibleError("renaming INBOX is not supported", scope=Scope.MAILBOX)
-        if not old_dir.is_dir():
+        if not is_dir(old_dir):
             raise NotFoundError(f"mailbox {old} does not exist", scope=Scope.MAILBOX)
-        if new_dir.exists():
+        if exists(new_dir):
             raise NotPossibleError(f"mailbox {new} already exists", scope=Scope.MAILBOX)
         for name in list(self._open):
             if name == old or name.startswith(old + HIERARCHY_SEPARATOR):
                 self._open[name].close()
         try:
+            old_name, new_name = os.path.basename(old_dir), os.path.basename(new_dir)
             for mail_dir, control_dir in self._family(old):
-                target = self.layout.root / (new_dir.name + mail_dir.name[len(old_dir.name):]) \
-                    if not self.layout.fs_layout else new_dir
-                make_dirs(target.parent, self.owner)
+                target = new_dir if self.layout.fs_layout else os.path.join(
+                    self.layout.root, new_name + os.path.basename(mail_dir)[len(old_name):])
+                make_dirs(os.path.dirname(target), self.owner)
                 os.rename(mail_dir, target)
-                if self.layout.control is not None and control_dir.exists():
-                    control_target = self.layout.control_root / target.relative_to(
-                        self.layout.root)
-                    make_dirs(control_target.parent, self.owner)
+                if self.layout.control is not None and exists(control_dir):
+                    control_target = os.path.join(self.layout.control_root,
+                                                  os.path.relpath(target, self.layout.root))
+                    make_dirs(os.path.dirname(control_target), self.owner)
                     os.rename(control_dir, control_target)
         except OSError as exc:
             raise os_error(exc, old_dir) from None
@@ -219,7 +219,7 @@ class MaildirStorage:
         name, mail_dir, control_dir = self._dirs(name)
         if name == INBOX:
             raise NotPossibleError("INBOX cannot be deleted", scope=Scope.MAILBOX)
-        if not mail_dir.is_dir():
+        if not is_dir(mail_dir):
             raise NotFoundError(f"mailbox {name} does not exist", scope=Scope.MAILBOX)
         if name in self._open:
             self._open[name].close()
@@ -231,14 +231,15 @@ class MaildirStorage:
                 for entry in os.scandir(mail_dir))
             if has_children:  # fs layout: keep the children, drop this mailbox's mail
                 for child in ("cur", "new", "tmp"):
-                    shutil.rmtree(mail_dir / child, ignore_errors=True)
+                    shutil.rmtree(os.path.join(mail_dir, child), ignore_errors=True)
                 for entry in os.scandir(control_dir):
                     if entry.name.startswith("dovecot") and entry.is_file():
                         os.unlink(entry.path)
                 return
             for directory in {mail_dir, control_dir}:
-                if directory.exists():
-                    hidden = directory.with_name(f"..dmf-deleted.{os.getpid()}.{directory.name}")
+                if exists(directory):
+                    hidden = os.path.join(os.path.dirname(directory), f"..dmf-deleted"
+                                          f".{os.getpid()}.{os.path.basename(directory)}")
                     os.rename(directory, hidden)
                     shutil.rmtree(hidden)
         except OSError as exc:
@@ -248,20 +249,22 @@ class MaildirStorage:
 
     def subscriptions(self) -> frozenset[str]:
         try:
-            content = (self.layout.control_root / SUBSCRIPTIONS_NAME).read_bytes()
+            with open(os.path.join(self.layout.control_root, SUBSCRIPTIONS_NAME), "rb") as handle:
+                content = handle.read()
         except FileNotFoundError:
             return frozenset()
         return subscriptions.parse(content, self.separator)
 
     def set_subscriptions(self, names: Iterable[str]) -> None:
         canonical = {self.layout.canonical(name) for name in names}
-        path = self.layout.control_root / SUBSCRIPTIONS_NAME
+        path = os.path.join(self.layout.control_root, SUBSCRIPTIONS_NAME)
         with dotlock(path, self.owner):
             replace(path, subscriptions.encode(canonical), self.owner, self.durability)
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
-        with user_lock(self.layout.control_root / USER_LOCK_NAME, self.owner, timeout):
+        with user_lock(os.path.join(self.layout.control_root, USER_LOCK_NAME), self.owner,
+                       timeout):
             yield
 
     def close(self) -> None:
@@ -279,11 +282,11 @@ class MaildirStorage:
         if failed is not None:
             raise failed
 
-    def _sync_each_filesystem(self, paths: Iterable[Path], *, files: bool = False) -> None:
+    def _sync_each_filesystem(self, paths: Iterable[str], *, files: bool = False) -> None:
         """Make `paths` (directories, or `files`) durable: one sync per filesystem they are on
         (:CONTROL= may be on another one than the mail); a path gone since has nothing left
         to sync."""
-        by_filesystem: dict[int, list[Path]] = {}
+        by_filesystem: dict[int, list[str]] = {}
         for path in paths:
             try:
                 device = os.stat(path).st_dev
@@ -292,7 +295,6 @@ class MaildirStorage:
             by_filesystem.setdefault(device, []).append(path)
         for group in by_filesystem.values():
             try:
-                self.durability.many(group[0].parent if files else group[0],
-                                     map(os.fspath, group))
+                self.durability.many(os.path.dirname(group[0]) if files else group[0], group)
             except OSError as exc:
                 raise os_error(exc, group[0]) from None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 from dmf.mail.maildir.ownership import Owner, give
 
@@ -28,7 +27,7 @@ SETTLED_SECONDS = 2.0
 Stamps = list[tuple[int, int, int] | None]
 
 
-def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+def _file_stamp(path: str) -> tuple[int, int, int] | None:
     try:
         status = os.stat(path)
     except FileNotFoundError:
@@ -40,17 +39,18 @@ def _encode_stamp(stamp: tuple[int, int, int] | None) -> str:
     return "-" if stamp is None else ":".join(map(str, stamp))
 
 
-def stamps(mail_dir: Path, control_dir: Path) -> Stamps:
+def stamps(mail_dir: str, control_dir: str) -> Stamps:
     """What a summary depends on, in the order stored."""
-    return [_file_stamp(control_dir / "dovecot-uidlist"),
-            _file_stamp(control_dir / "dovecot-keywords"),
-            _file_stamp(mail_dir / "new"), _file_stamp(mail_dir / "cur")]
+    return [_file_stamp(os.path.join(control_dir, "dovecot-uidlist")),
+            _file_stamp(os.path.join(control_dir, "dovecot-keywords")),
+            _file_stamp(os.path.join(mail_dir, "new")), _file_stamp(os.path.join(mail_dir, "cur"))]
 
 
-def read(mail_dir: Path, control_dir: Path) -> tuple[int, str] | None:
+def read(mail_dir: str, control_dir: str) -> tuple[int, str] | None:
     """The remembered summary if nothing it depends on has changed."""
     try:
-        line = (control_dir / CACHE_NAME).read_text("ascii")
+        with open(os.path.join(control_dir, CACHE_NAME), encoding="ascii") as cache:
+            line = cache.read()
     except (OSError, ValueError):
         return None
     fields = line.split()
@@ -61,7 +61,7 @@ def read(mail_dir: Path, control_dir: Path) -> tuple[int, str] | None:
     return int(fields[2]), fields[3]
 
 
-def write(control_dir: Path, taken: Stamps, started_ns: int, summary: tuple[int, str],
+def write(control_dir: str, taken: Stamps, started_ns: int, summary: tuple[int, str],
           owner: Owner | None) -> None:
     """Remember a summary computed from the state `taken` just before it began, if that
     state had settled. Not fsynced: a torn or lost cache is only recomputed; a read-only
@@ -72,8 +72,8 @@ def write(control_dir: Path, taken: Stamps, started_ns: int, summary: tuple[int,
         return
     content = " ".join((_MAGIC, str(summary[0]), summary[1],
                         *map(_encode_stamp, taken))).encode("ascii") + b"\n"
-    path = control_dir / CACHE_NAME
-    temp = control_dir / (CACHE_NAME + ".tmp")
+    path = os.path.join(control_dir, CACHE_NAME)
+    temp = os.path.join(control_dir, CACHE_NAME + ".tmp")
     with contextlib.suppress(OSError):
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
