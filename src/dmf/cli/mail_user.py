@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 from dmf.errors import ConfigError, NotPossibleError, UnknownUserError, UsageError
 from dmf.mail.durability import Durability
-from dmf.mail.settings import MailSettings, normal_path
+from dmf.mail.paths import normal_path
+from dmf.mail.settings import MailSettings
 from dmf.mail.userdb import UserdbChain, expand_variables, resolve_gid, resolve_uid
 
 REMOTE_PREFIXES = ("remote:", "remoteprefix:", "tcp:", "tcps:")

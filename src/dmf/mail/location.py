@@ -17,11 +17,11 @@ import re
 from dmf.errors import ConfigError, NotFoundError, NotPossibleError
 from dmf.mail.durability import Durability
 from dmf.mail.maildir.atomic import os_error
-from dmf.mail.maildir.layout import INBOX, MaildirLayout, is_dir
+from dmf.mail.maildir.layout import INBOX, MaildirLayout
 from dmf.mail.maildir.mailbox import create_maildir
 from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.maildir.store import MaildirStorage
-from dmf.mail.settings import normal_path
+from dmf.mail.paths import is_dir, normal_path
 
 _IGNORED_KEYS = {"INDEXPVT", "INDEXSHARED", "VOLATILEDIR"}
 _UNSUPPORTED_KEYS = {"DIRNAME", "FULLDIRNAME", "SUBSCRIPTIONS", "ALT", "NO-NOSELECT", "UTF8",

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from dmf.errors import ConfigError
+from dmf.mail.paths import normal_path
 
 # A setting name as Dovecot spells them (`imapc_host`, `plugin/quota`): anything else given to
 # `-o` is a typo that would otherwise be silently ignored.
@@ -66,18 +67,6 @@ def _strip_comment(line: str) -> str:
         elif char == "#" and not quoted:
             return line[:index]
     return line
-
-
-def normal_path(path: str) -> str:
-    """`path` as pathlib spells it, the form dmf uses for the paths it is given (settings,
-    mail locations, -c, -F): doubled "/", "." levels and a trailing "/" dropped, a leading "//"
-    kept, "." for "". ".." is kept too, unlike os.path.normpath: after a symlink it is not the
-    level before."""
-    levels = "/".join(level for level in path.split("/") if level and level != ".")
-    if path.startswith("/"):
-        root = "//" if path.startswith("//") and not path.startswith("///") else "/"
-        return root + levels
-    return levels or "."
 
 
 def parse_config(text: str, *, source: str = "config") -> MailSettings:

@@ -14,7 +14,8 @@ from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 from dmf.errors import ConfigError, NotPossibleError
-from dmf.mail.settings import MailSettings, UserdbSettings, normal_path
+from dmf.mail.paths import normal_path
+from dmf.mail.settings import MailSettings, UserdbSettings
 
 
 class UserRecord(NamedTuple):

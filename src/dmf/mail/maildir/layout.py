@@ -9,53 +9,23 @@ Names that begin with "~" are stored as they are (`.~Name`): nothing is lost, th
 itself refuses to open such a mailbox (the sync engine warns about them).
 """
 
-import errno
 import os
-import stat
 from collections.abc import Iterator
 from typing import NamedTuple
 
 from dmf.errors import NotPossibleError, Scope
 from dmf.mail import mutf7
 from dmf.mail.model import HIERARCHY_SEPARATOR
+from dmf.mail.paths import exists, is_dir
 
 INBOX = "INBOX"
 MAILDIR_SUBDIRS = ("cur", "new", "tmp")
-# The errors for which exists() and is_dir() answer False: nothing is there (or a symlink
-# loop). Others (EACCES, ENAMETOOLONG, EIO) are raised, unlike os.path.exists(): a tree we may
-# not search must fail as such, not pass for a missing one (an empty store, a new mailbox).
-_ABSENT_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
-
-
-def _stat(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError as exc:
-        if exc.errno not in _ABSENT_ERRNOS:
-            raise
-        return None
-    except ValueError:  # a NUL in the path: nothing there
-        return None
-
-
-def exists(path: str) -> bool:
-    """Whether `path` exists (symlinks followed; other errors than _ABSENT_ERRNOS raised)."""
-    return _stat(path) is not None
-
-
-def is_dir(path: str) -> bool:
-    """Whether `path` is a directory (symlinks followed; other errors than _ABSENT_ERRNOS
-    raised)."""
-    status = _stat(path)
-    return status is not None and stat.S_ISDIR(status.st_mode)
-
-
 def _has_control_chars(text: str) -> bool:
     return any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in text)
 
 
 class MaildirLayout(NamedTuple):
-    """Its paths are absolute and normalised (`settings.normal_path`), as parse_maildir makes
+    """Its paths are absolute and normalised (`paths.normal_path`), as parse_maildir makes
     them: the directories derived from them then compare as strings."""
 
     root: str

@@ -50,12 +50,12 @@ from dmf.mail.background import Background
 from dmf.mail.durability import Durability
 from dmf.mail.maildir import bodies, filenames, keywords, scan, summary_cache, uidlist
 from dmf.mail.maildir.atomic import discard, os_error, replace, temp_for, write_new
-from dmf.mail.maildir.layout import exists, is_dir
 from dmf.mail.maildir.lock import dotlock
 from dmf.mail.maildir.ownership import Owner, effective, give, make_dirs
 from dmf.mail.maildir.scan import MessageFile
 from dmf.mail.maildir.uidlist import UidList, UidRecord
 from dmf.mail.model import MailboxChange, MailboxMeta, MessageMeta
+from dmf.mail.paths import exists, is_dir
 from dmf.mail.storage import Body, StagedBody
 
 if TYPE_CHECKING:

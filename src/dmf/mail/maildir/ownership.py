@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from dmf.mail.maildir.layout import exists
+from dmf.mail.paths import exists
 
 Owner = tuple[int, int]  # (uid, gid)
 

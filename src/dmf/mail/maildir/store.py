@@ -18,7 +18,7 @@ from dmf.errors import NotFoundError, NotPossibleError, Scope
 from dmf.mail.durability import Durability
 from dmf.mail.maildir import subscriptions, uidlist
 from dmf.mail.maildir.atomic import os_error, replace, temp_for, write_new
-from dmf.mail.maildir.layout import INBOX, MaildirLayout, exists, is_dir
+from dmf.mail.maildir.layout import INBOX, MaildirLayout
 from dmf.mail.maildir.lock import clear_dead_locks, dotlock, user_lock
 from dmf.mail.maildir.mailbox import (
     KEYWORDS_NAME,
@@ -29,6 +29,7 @@ from dmf.mail.maildir.mailbox import (
 )
 from dmf.mail.maildir.ownership import Owner, make_dirs
 from dmf.mail.model import HIERARCHY_SEPARATOR, MailboxMeta
+from dmf.mail.paths import exists, is_dir
 from dmf.mail.storage import Capability
 
 SUBSCRIPTIONS_NAME = "subscriptions"
